@@ -1,0 +1,5 @@
+"""Allow `python -m satu`."""
+
+from satu.cli import main
+
+main()

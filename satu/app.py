@@ -1,0 +1,83 @@
+"""The application factory: wires the shared kernel and every domain into one ASGI app."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+
+from satu import __version__
+from satu.core.config import Settings, get_settings
+from satu.core.db import make_engine, make_sessionmaker
+from satu.core.errors import install_error_handlers
+from satu.core.i18n import LocaleMiddleware
+from satu.core.logging import configure_logging
+from satu.core.metrics import Metrics, MetricsMiddleware
+from satu.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from satu.core.ops import router as ops_router
+from satu.core.web import STATIC_DIR, make_templates, render_error_page
+
+PACKAGE_DIR = Path(__file__).parent
+
+# Each domain's ORM models, imported so that Alembic and the metadata know every table.
+DOMAIN_MODEL_MODULES = ("satu.satudata.models",)
+
+# Each domain's routers, in the order they are mounted: (module, attribute).
+DOMAIN_ROUTERS = (
+    ("satu.satudata.api", "router"),
+    ("satu.satudata.views", "router"),
+    ("satu.portal.views", "router"),
+)
+
+# Domains that ship templates under `<domain>/templates/`.
+DOMAIN_TEMPLATE_DIRS = tuple(
+    path for path in sorted(PACKAGE_DIR.glob("*/templates")) if path.parent.name != "core"
+)
+
+
+def import_models() -> None:
+    """Import every domain's models so that `Base.metadata` is complete."""
+    for module in DOMAIN_MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the Satu ASGI application."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    import_models()
+    app = FastAPI(
+        title="Satu",
+        version=__version__,
+        summary="One portal, one identity, one data exchange for Indonesian public services.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.metrics = Metrics()
+    app.state.templates = make_templates(DOMAIN_TEMPLATE_DIRS)
+    app.state.render_error_page = render_error_page
+
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    for module_name, attribute in DOMAIN_ROUTERS:
+        app.include_router(getattr(importlib.import_module(module_name), attribute))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Outermost last: request id -> metrics -> size limit -> security headers -> locale -> app.
+    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware)
+    return app

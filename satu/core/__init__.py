@@ -1,0 +1,1 @@
+"""Shared kernel: configuration, database, errors, i18n, events. Imports no domain."""

@@ -1,0 +1,1 @@
+"""The citizen portal: organised by life events, never by ministry."""

@@ -1,0 +1,1 @@
+"""Satu Data: shared reference data (regions, agencies) and, later, the dataset catalogue."""
