@@ -8,6 +8,7 @@ import uvicorn
 from satu.core.config import get_settings
 from satu.core.db import make_engine
 from satu.core.migrations import upgrade
+from satu.demo import demo
 from satu.satudata.cli import app as data_app
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
+app.command("demo")(demo)
 
 
 @db_app.command("upgrade")

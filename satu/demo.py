@@ -1,0 +1,192 @@
+"""`satu demo`: migrate, load the reference data, seed demo content and serve, in one command.
+
+This is a composition root like `satu.app` and `satu.cli`: it may wire every domain together.
+Each domain can offer demo content through an idempotent `seed_demo(*, session)` function in
+its `service.py`; `satu demo` runs every one it finds after the reference data is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from satu.core.config import Settings, get_settings
+from satu.core.db import make_engine, make_sessionmaker, transaction
+from satu.core.migrations import upgrade
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# What to open once the demo runs: (path, what it shows).
+DEMO_LINKS = (
+    ("/", "Beranda portal (Bahasa Indonesia; ?lang=en untuk English)"),
+    ("/wilayah", "Cari wilayah: provinsi, kabupaten/kota, kecamatan, desa"),
+    ("/nik", "Periksa format NIK"),
+    ("/api/docs", "Dokumentasi API (OpenAPI)"),
+    ("/api/v1/regions?q=bandung", "API wilayah: pencarian"),
+    ("/api/v1/agencies", "API instansi: Kementerian Sosial, Dukcapil, pemda, ..."),
+    ("/healthz", "Liveness"),
+    ("/readyz", "Readiness: database dan migrasi"),
+    ("/metrics", "Metrik Prometheus"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of preparing the demo database."""
+
+    label: str
+    run: Callable[[], Any]
+
+
+def domain_seeders() -> list[tuple[str, Callable[..., Any]]]:
+    """Every `seed_demo(*, session)` offered by a domain's service module, by domain name."""
+    seeders = []
+    for service_file in sorted(PACKAGE_DIR.glob("*/service.py")):
+        domain = service_file.parent.name
+        if domain == "core":
+            continue
+        module = importlib.import_module(f"satu.{domain}.service")
+        seeder = getattr(module, "seed_demo", None)
+        if callable(seeder):
+            seeders.append((domain, seeder))
+    return seeders
+
+
+def _describe(result: Any) -> str:
+    """A short human summary of what a loader returned."""
+    if result is None:
+        return ""
+    if isinstance(result, int):
+        return f"{result:,}"
+    if isinstance(result, dict):
+        return ", ".join(
+            f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}"
+            for key, value in result.items()
+        )
+    if hasattr(result, "model_dump"):
+        return _describe(result.model_dump())
+    return str(result)
+
+
+def reference_counts(engine: Engine) -> dict[str, int]:
+    """How many regions per level and agencies the database holds."""
+    from satu.satudata.models import Agency, Region
+
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as session:
+        by_level = dict(
+            session.execute(select(Region.level, func.count()).group_by(Region.level)).all()
+        )
+        agencies = session.scalar(select(func.count()).select_from(Agency)) or 0
+    names = {1: "provinces", 2: "regencies/cities", 3: "districts", 4: "villages"}
+    counts = {names.get(level, f"level {level}"): n for level, n in sorted(by_level.items())}
+    counts["agencies"] = agencies
+    return counts
+
+
+def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
+    """Migrate, load regions and agencies, run domain demo seeders; return what is there."""
+    from satu.satudata import service as satudata
+
+    if not settings.wilayah_dir.is_dir():
+        raise FileNotFoundError(
+            f"Reference data not found in {settings.wilayah_dir}; set SATU_DATA_DIR to the "
+            "folder that holds wilayah/."
+        )
+    engine = make_engine(settings)
+    factory = make_sessionmaker(engine)
+
+    def in_transaction(action: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
+        def run() -> Any:
+            with transaction(factory) as session:
+                return action(session=session, **kwargs)
+
+        return run
+
+    steps = [
+        Step("Migrating the database", lambda: upgrade(engine)),
+        Step(
+            "Loading regions (Kode Wilayah 2025)",
+            in_transaction(satudata.load_regions, directory=settings.wilayah_dir),
+        ),
+        Step("Loading agencies", in_transaction(satudata.load_agencies)),
+    ]
+    steps += [
+        Step(f"Seeding demo content: {domain}", in_transaction(seeder))
+        for domain, seeder in domain_seeders()
+    ]
+    console.print(
+        f"[bold]Satu demo[/bold] on {engine.url.render_as_string(hide_password=True)}",
+        highlight=False,
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        for step in steps:
+            task = progress.add_task(step.label, total=1)
+            started = time.perf_counter()
+            result = step.run()
+            summary = _describe(result)
+            took = time.perf_counter() - started
+            done = f"[green]✓[/green] {step.label}" + (f" ({summary})" if summary else "")
+            progress.update(task, completed=1, description=f"{done} in {took:.1f}s")
+    counts = reference_counts(engine)
+    engine.dispose()
+    return counts
+
+
+def print_links(console: Console, base_url: str, counts: dict[str, int]) -> None:
+    """Tell the person what there is to open."""
+    console.print(
+        "Data: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False
+    )
+    table = Table(title="Buka di peramban / Open in a browser", show_header=False, box=None)
+    for path, what in DEMO_LINKS:
+        table.add_row(f"[link={base_url}{path}]{base_url}{path}[/link]", what)
+    console.print(table)
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port to listen on."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve after preparing (--no-serve: prepare only)."
+    ),
+) -> None:
+    """Set up a demo: migrate, load reference data, seed demo content, then serve."""
+    console = Console(soft_wrap=True)
+    settings = get_settings()
+    try:
+        counts = prepare_demo(settings=settings, console=console)
+    except FileNotFoundError as exc:
+        console.print(f"[red]Error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    base_url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    print_links(console, base_url, counts)
+    if not serve:
+        console.print("Demo data ready. Start the server with: satu serve", highlight=False)
+        return
+    console.print(f"Serving on {base_url} — press Ctrl+C to stop.", highlight=False)
+    uvicorn.run(
+        "satu.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=None,
+    )
