@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from satu.core.db import Base, UTCDateTime, utcnow
@@ -57,6 +57,12 @@ class Agency(Base):
         String(13), ForeignKey("satudata_region.code"), index=True
     )
     website: Mapped[str | None] = mapped_column(String(300))
+    # X-Road style member identity for the data exchange (units are subsystems, so NULL).
+    member_class: Mapped[str | None] = mapped_column(String(16))
+    member_code: Mapped[str | None] = mapped_column(String(64))
+    sort: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("member_class", "member_code"),)

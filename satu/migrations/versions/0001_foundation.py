@@ -62,6 +62,9 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.String(length=64), nullable=True),
         sa.Column("region_code", sa.String(length=13), nullable=True),
         sa.Column("website", sa.String(length=300), nullable=True),
+        sa.Column("member_class", sa.String(length=16), nullable=True),
+        sa.Column("member_code", sa.String(length=64), nullable=True),
+        sa.Column("sort", sa.Integer(), server_default="0", nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -76,6 +79,11 @@ def upgrade() -> None:
             name=op.f("fk_satudata_agency_region_code_satudata_region"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_satudata_agency")),
+        sa.UniqueConstraint(
+            "member_class",
+            "member_code",
+            name=op.f("uq_satudata_agency_member_class_member_code"),
+        ),
     )
     with op.batch_alter_table("satudata_agency", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_satudata_agency_kind"), ["kind"], unique=False)
