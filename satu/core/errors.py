@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from satu.core.config import get_settings
 
@@ -146,8 +147,66 @@ def _is_body_decode_error(exc: RequestValidationError) -> bool:
     return any(err.get("type") == "json_invalid" for err in exc.errors())
 
 
+def _is_unsupported_body(exc: RequestValidationError) -> bool:
+    """A JSON route got a body it left unparsed because its content type is not JSON."""
+    body = getattr(exc, "body", None)
+    return isinstance(body, bytes | bytearray) and bool(body)
+
+
+def _log_unexpected(request: Request) -> None:
+    log.exception(
+        "unhandled error",
+        extra={
+            "path": request.url.path,
+            "method": request.method,
+            "request_id": getattr(request.state, "request_id", None),
+        },
+    )
+
+
+def _internal_error(request: Request) -> Problem:
+    request_id = getattr(request.state, "request_id", None)
+    return Problem("internal-error", headers={"X-Request-Id": request_id} if request_id else None)
+
+
+class UnexpectedErrorMiddleware:
+    """Innermost middleware: answer an unhandled exception with a 500 problem.
+
+    Starlette's own last-resort handler runs outside every middleware, after the request id
+    and locale are gone and without security headers; catching here keeps all of them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            request = Request(scope, receive)
+            _log_unexpected(request)
+            response = problem_response(request, Problem("internal-error"))
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error an RFC 9457 problem (or a friendly page)."""
+    """Make every error an RFC 9457 problem (or a friendly page).
+
+    Call before adding other middleware: the catch-all added here must be the innermost.
+    """
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -161,6 +220,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         if _is_body_decode_error(exc):
             problem = Problem("malformed-request", "The request body is not valid UTF-8 JSON.")
+        elif _is_unsupported_body(exc):
+            problem = Problem(
+                "unsupported-media-type",
+                "Send the request body as JSON with Content-Type: application/json.",
+            )
         else:
             problem = Problem(
                 "validation-error",
@@ -171,5 +235,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(request, Problem("internal-error"))
+        _log_unexpected(request)
+        return problem_response(request, _internal_error(request))
+
+    app.add_middleware(UnexpectedErrorMiddleware)

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from satu.core.config import Settings
@@ -103,7 +104,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -114,13 +115,20 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if not response_started:
                 await _send_problem(send, 413, "body-too-large", _too_large(limit))
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while a streamed body is read past the limit.
+
+    An `HTTPException`, so that FastAPI's body parsing re-raises it (instead of turning it
+    into a generic 400) and the error handlers answer 413 problem+json in the request's context.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large(limit))
 
 
 def _too_large(limit: int) -> str:
