@@ -7,6 +7,26 @@ Other domains call only what this module exposes. Functions are keyword-only, ta
 from __future__ import annotations
 
 # --- regions, NIK and the region loader (helper A) ---------------------------------------
+from satu.core.nik import InvalidNik as InvalidNik
+from satu.satudata.loader import ReferenceDataError as ReferenceDataError
+from satu.satudata.loader import count_rows as count_rows
+from satu.satudata.loader import load_regions as load_regions
+from satu.satudata.regions import get_region as get_region
+from satu.satudata.regions import invalidate_district_cache as invalidate_district_cache
+from satu.satudata.regions import is_region as is_region
+from satu.satudata.regions import known_district_codes as known_district_codes
+from satu.satudata.regions import nik_errors as nik_errors
+from satu.satudata.regions import normalize_name as normalize_name
+from satu.satudata.regions import parse_nik as parse_nik
+from satu.satudata.regions import regency_populations as regency_populations
+from satu.satudata.regions import region_detail as region_detail
+from satu.satudata.regions import region_path as region_path
+from satu.satudata.regions import search_regions as search_regions
+from satu.satudata.regions import validate_niks as validate_niks
+from satu.satudata.schemas import LoadReport as LoadReport
+from satu.satudata.schemas import NikDetails as NikDetails
+from satu.satudata.schemas import Page as Page
+from satu.satudata.schemas import RegionOut as RegionOut
 
 
 # --- agencies (re-exported from satu.satudata.agencies) ----------------------------------
