@@ -177,3 +177,30 @@ def live_server(settings: Settings, engine: Engine, reference_data: None) -> Ite
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the suite's kind, apart from the shared one, dropped afterwards.
+
+    SQLite: a new file. PostgreSQL: a new schema in the test database, selected through the
+    connection's search_path, so migrations and subprocesses can use it like a database.
+    """
+    base = database_url_for_tests()
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    schema = f"scratch_{os.getpid()}_{time.monotonic_ns()}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
