@@ -56,8 +56,27 @@ def page_context(request: Request) -> dict[str, Any]:
             for code in LOCALES
             if code != locale
         ],
+        "locale_links": [
+            {
+                "code": code,
+                "name": LOCALE_NAMES[code],
+                "url": _switch_url(request, code),
+                "current": code == locale,
+            }
+            for code in LOCALES
+        ],
         "request_id": getattr(request.state, "request_id", ""),
     }
+
+
+def has_page(request: Request, path: str) -> bool:
+    """True when the app serves a GET route at exactly `path` (to link only to pages that exist)."""
+    for route in request.app.router.routes:
+        if getattr(route, "path", None) == path and "GET" in (
+            getattr(route, "methods", None) or ()
+        ):
+            return True
+    return False
 
 
 def render(
