@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy import column as column_
+from sqlalchemy import table as table_
 from sqlalchemy.orm import Session
 
-from satu.core.db import Base
 from satu.satudata.models import Region, RetiredDistrict
 from satu.satudata.regions import invalidate_district_cache, normalize_name
 from satu.satudata.schemas import LoadReport, TableCounts
@@ -254,19 +255,20 @@ def _batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield items[start : start + BATCH_SIZE]
 
 
-def _referenced_codes(session: Session, table: Table, codes: set[str]) -> set[str]:
-    """Which of `codes` some other row (any table) still refers to."""
+def _referenced_codes(session: Session, table_name: str, codes: set[str]) -> set[str]:
+    """Which of `codes` a row of any table in the database still refers to."""
     found: set[str] = set()
     chunk = sorted(codes)
-    for other in Base.metadata.tables.values():
-        for fk in other.foreign_keys:
-            if fk.column.table is not table or fk.column.name != "code":
+    inspector = inspect(session.connection())
+    for other in inspector.get_table_names():
+        for fk in inspector.get_foreign_keys(other):
+            if fk["referred_table"] != table_name or fk["referred_columns"] != ["code"]:
                 continue
-            column = fk.parent
+            column = column_(fk["constrained_columns"][0])
             for start in range(0, len(chunk), 500):
                 part = chunk[start : start + 500]
-                query = select(column).where(column.in_(part)).distinct()
-                found.update(session.execute(query).scalars())
+                query = select(column).select_from(table_(other)).where(column.in_(part))
+                found.update(session.execute(query.distinct()).scalars())
     return found
 
 
@@ -312,7 +314,7 @@ def _sync_regions(
     stale = set(existing) - wanted
     deleted = kept = 0
     if stale:
-        referenced = _referenced_codes(session, table, stale)
+        referenced = _referenced_codes(session, table.name, stale)
         # A kept region keeps its parents: walk from villages up to provinces.
         keep: set[str] = set()
         for code in sorted(stale, key=lambda c: -c.count(".")):

@@ -256,8 +256,9 @@ def search_regions(
             word_start = or_(
                 ns.like(f"{pattern}%", escape="\\"), ns.like(f"% {pattern}%", escape="\\")
             )
-            rank = case((ns == name, 0), (word_start, 1), else_=2)
-            order = [rank, _T.c.level, ns, _T.c.code]
+            word_rank = case((word_start, 0), else_=1)
+            exact_rank = case((ns == name, 0), else_=1)
+            order = [word_rank, _T.c.level, exact_rank, ns, _T.c.code]
     where = and_(*conditions) if conditions else None
     count = select(func.count()).select_from(_T)
     rows = select(*_COLUMNS).order_by(*order).limit(limit).offset(offset)
