@@ -32,6 +32,7 @@ DOMAIN_MODEL_MODULES = ("satu.satudata.models",)
 # Each domain's routers, in the order they are mounted: (module, attribute).
 DOMAIN_ROUTERS = (
     ("satu.satudata.api", "router"),
+    ("satu.satudata.agencies_api", "router"),
     ("satu.satudata.views", "router"),
     ("satu.portal.views", "router"),
 )
