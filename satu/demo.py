@@ -17,7 +17,14 @@ from typing import Any
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -25,6 +32,7 @@ from sqlalchemy.engine import Engine
 from satu.core.config import Settings, get_settings
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.migrations import upgrade
+from satu.satudata import service as satudata
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -44,10 +52,11 @@ DEMO_LINKS = (
 
 @dataclass(frozen=True)
 class Step:
-    """One stage of preparing the demo database."""
+    """One stage of preparing the demo database; `run` gets a callback to report progress."""
 
     label: str
-    run: Callable[[], Any]
+    run: Callable[[Callable[[int], None]], Any]
+    total: int | None = None
 
 
 def domain_seeders() -> list[tuple[str, Callable[..., Any]]]:
@@ -70,13 +79,12 @@ def _describe(result: Any) -> str:
         return ""
     if isinstance(result, int):
         return f"{result:,}"
-    if isinstance(result, dict):
-        return ", ".join(
-            f"{key}: {value:,}" if isinstance(value, int) else f"{key}: {value}"
-            for key, value in result.items()
+    if all(hasattr(result, name) for name in ("inserted", "updated", "unchanged")):
+        return (
+            f"{result.inserted:,} new, {result.updated:,} updated, {result.unchanged:,} unchanged"
         )
-    if hasattr(result, "model_dump"):
-        return _describe(result.model_dump())
+    if isinstance(result, dict):
+        return ", ".join(f"{key}: {value}" for key, value in result.items())
     return str(result)
 
 
@@ -98,8 +106,6 @@ def reference_counts(engine: Engine) -> dict[str, int]:
 
 def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
     """Migrate, load regions and agencies, run domain demo seeders; return what is there."""
-    from satu.satudata import service as satudata
-
     if not settings.wilayah_dir.is_dir():
         raise FileNotFoundError(
             f"Reference data not found in {settings.wilayah_dir}; set SATU_DATA_DIR to the "
@@ -108,18 +114,25 @@ def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
     engine = make_engine(settings)
     factory = make_sessionmaker(engine)
 
-    def in_transaction(action: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
-        def run() -> Any:
+    def in_transaction(action: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
+        def run(advance: Callable[[int], None]) -> Any:
             with transaction(factory) as session:
                 return action(session=session, **kwargs)
 
         return run
 
+    def load_regions(advance: Callable[[int], None]) -> Any:
+        with transaction(factory) as session:
+            return satudata.load_regions(
+                session=session, directory=settings.wilayah_dir, progress=advance
+            )
+
     steps = [
-        Step("Migrating the database", lambda: upgrade(engine)),
+        Step("Migrating the database", lambda advance: upgrade(engine)),
         Step(
             "Loading regions (Kode Wilayah 2025)",
-            in_transaction(satudata.load_regions, directory=settings.wilayah_dir),
+            load_regions,
+            total=satudata.count_rows(settings.wilayah_dir),
         ),
         Step("Loading agencies", in_transaction(satudata.load_agencies)),
     ]
@@ -134,17 +147,19 @@ def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
         for step in steps:
-            task = progress.add_task(step.label, total=1)
+            task = progress.add_task(step.label, total=step.total or 1)
             started = time.perf_counter()
-            result = step.run()
+            result = step.run(lambda n, task=task: progress.advance(task, n))
             summary = _describe(result)
             took = time.perf_counter() - started
             done = f"[green]✓[/green] {step.label}" + (f" ({summary})" if summary else "")
-            progress.update(task, completed=1, description=f"{done} in {took:.1f}s")
+            progress.update(task, completed=step.total or 1, description=f"{done} in {took:.1f}s")
     counts = reference_counts(engine)
     engine.dispose()
     return counts
@@ -173,7 +188,7 @@ def demo(
     settings = get_settings()
     try:
         counts = prepare_demo(settings=settings, console=console)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, satudata.ReferenceDataError) as exc:
         console.print(f"[red]Error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     base_url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
