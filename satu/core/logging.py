@@ -15,12 +15,30 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 _SECRET_WORDS = ("password", "secret", "token", "authorization", "cookie", "otp", "assertion")
 
 
-def _redact(key: str, value: Any) -> Any:
-    return "[redacted]" if any(word in key.lower() for word in _SECRET_WORDS) else value
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in _SECRET_WORDS)
+
+
+def _redact(key: str, value: Any, depth: int = 0) -> Any:
+    """The value, or a marker if its key names a secret; dicts and header pairs recursively."""
+    if _is_secret(key):
+        return "[redacted]"
+    if depth >= 5:
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(str(k), v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [
+            (item[0], _redact(item[0], item[1], depth + 1))
+            if isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
+            else _redact("", item, depth + 1)
+            for item in value
+        ]
+    return value
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; keys named like secrets are redacted."""
+    """One JSON object per line; keys named like secrets are redacted, also in nested dicts."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
