@@ -30,7 +30,6 @@ from satu.satudata.schemas import RegionOut as RegionOut
 
 # --- agencies (re-exported from satu.satudata.agencies) ----------------------------------
 # isort: split
-from satu.satudata.agencies import AgencyCatalogueError as AgencyCatalogueError
 from satu.satudata.agencies import agency_ancestors as agency_ancestors
 from satu.satudata.agencies import agency_children as agency_children
 from satu.satudata.agencies import agency_detail as agency_detail
@@ -38,7 +37,8 @@ from satu.satudata.agencies import agency_for_region as agency_for_region
 from satu.satudata.agencies import find_agency as find_agency
 from satu.satudata.agencies import get_agency as get_agency
 from satu.satudata.agencies import list_agencies as list_agencies
-from satu.satudata.agencies import load_agencies as load_agencies
+from satu.satudata.agencies_loader import AgencyCatalogueError as AgencyCatalogueError
+from satu.satudata.agencies_loader import load_agencies as load_agencies
 from satu.satudata.agencies_schemas import AGENCY_KINDS as AGENCY_KINDS
 from satu.satudata.agencies_schemas import AgencyDetail as AgencyDetail
 from satu.satudata.agencies_schemas import AgencyKind as AgencyKind
