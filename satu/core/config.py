@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,12 +20,17 @@ def _default_shared_data() -> Path:
     return PACKAGE_DIR.parent.parent / "shared" / "data"
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     """Process-wide configuration; every field can be set as `SATU_<NAME>`."""
 
     model_config = SettingsConfigDict(env_prefix="SATU_", extra="ignore")
 
-    env: str = Field("development", description="development, test or production")
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production"
+    )
     var_dir: Path = Field(Path("var"), description="Where the embedded SQLite file lives")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
     data_dir: Path = Field(default_factory=_default_shared_data)
@@ -44,6 +50,21 @@ class Settings(BaseSettings):
         if value not in ("id", "en"):
             raise ValueError("default_locale must be 'id' or 'en'")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError("public_url must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
 
     @property
     def effective_database_url(self) -> str:
