@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
@@ -71,10 +72,8 @@ def page_context(request: Request) -> dict[str, Any]:
 
 def has_page(request: Request, path: str) -> bool:
     """True when the app serves a GET route at exactly `path` (to link only to pages that exist)."""
-    for route in request.app.router.routes:
-        if getattr(route, "path", None) == path and "GET" in (
-            getattr(route, "methods", None) or ()
-        ):
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.path == path and "GET" in (route.methods or ()):
             return True
     return False
 
