@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from satu.core.db import utcnow
 
@@ -51,7 +51,10 @@ def unsubscribe(name: str, handler: Handler) -> None:
 def publish(session: Session, name: str, payload: dict[str, Any]) -> Event:
     """Queue an event on the session; it is delivered only if the transaction commits."""
     evt = Event(name=name, payload=payload)
-    session.info.setdefault(_PENDING, []).append(evt)
+    if not session.in_transaction():
+        session.begin()  # what the next statement would autobegin; ties the event to it
+    raised_in = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((raised_in, evt))
     return evt
 
 
@@ -63,12 +66,33 @@ def _deliver(evt: Event) -> None:
             log.exception("event handler failed", extra={"event": evt.name})
 
 
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """True if `transaction` is `ended` or nested inside it (None: the session's root)."""
+    if ended.parent is None:
+        return True
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    for evt in session.info.pop(_PENDING, []):
+    for _raised_in, evt in session.info.pop(_PENDING, []):
         _deliver(evt)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget the events raised in the rolled-back transaction (or savepoint) only."""
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending[:] = [item for item in pending if not _within(item[0], previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """A root transaction that ends without commit (e.g. `close()`) drops its events."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
