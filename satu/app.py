@@ -27,7 +27,7 @@ from satu.core.web import STATIC_DIR, make_templates, render_error_page
 PACKAGE_DIR = Path(__file__).parent
 
 # Each domain's ORM models, imported so that Alembic and the metadata know every table.
-DOMAIN_MODEL_MODULES = ("satu.satudata.models",)
+DOMAIN_MODEL_MODULES = ("satu.satudata.models", "satu.core.notify", "satu.identity.models")
 
 # Each domain's routers, in the order they are mounted: (module, attribute).
 DOMAIN_ROUTERS = (

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     db_pool_size: int = Field(10, ge=1)
     db_echo: bool = False
+    secret_key: str = Field(
+        "", description="Signs CSRF tokens; empty: a random key kept in var_dir"
+    )
 
     @field_validator("default_locale")
     @classmethod

@@ -1,0 +1,1 @@
+"""Digital ID: the population register, accounts and credentials, officers, the OIDC provider."""

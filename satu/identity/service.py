@@ -1,0 +1,84 @@
+"""The identity domain's public service: what other domains (and the OIDC provider) may call.
+
+Functions are keyword-only, take a `Session`, flush and never commit.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy.orm import Session
+
+from satu.core.errors import Problem
+from satu.identity.accounts import AccountError as AccountError
+from satu.identity.accounts import account_for_nik as account_for_nik
+from satu.identity.accounts import create_account as create_account
+from satu.identity.accounts import find_account as find_account
+from satu.identity.accounts import set_account_status as set_account_status
+from satu.identity.audit import client_ip as client_ip
+from satu.identity.audit import list_audit as list_audit
+from satu.identity.audit import record_audit as record_audit
+from satu.identity.officers import grant_role as grant_role
+from satu.identity.officers import list_grants as list_grants
+from satu.identity.officers import officer_context as officer_context
+from satu.identity.officers import revoke_role as revoke_role
+from satu.identity.residents import family_members as family_members
+from satu.identity.residents import find_resident as find_resident
+from satu.identity.residents import get_resident as get_resident
+from satu.identity.residents import nik_mismatches as nik_mismatches
+from satu.identity.residents import record_death as record_death
+from satu.identity.residents import register_resident as register_resident
+from satu.identity.schemas import ACR_LEVELS, ACR_PWD, ACR_PWD_TOTP
+from satu.identity.schemas import AccountOut as AccountOut
+from satu.identity.schemas import LoginInfo as LoginInfo
+from satu.identity.schemas import ResidentIn as ResidentIn
+from satu.identity.schemas import ResidentOut as ResidentOut
+from satu.identity.seed import seed_residents as seed_residents
+from satu.identity.sessions import current_login as current_login
+from satu.identity.sessions import is_session_live as is_session_live
+from satu.identity.sessions import list_sessions as list_sessions
+from satu.identity.sessions import logout as logout
+from satu.identity.sessions import revoke_all_sessions as revoke_all_sessions
+
+__all__ = ["ACR_LEVELS", "ACR_PWD", "ACR_PWD_TOTP"]
+
+LOGIN_PATH = "/masuk"
+
+
+def safe_next(next_url: str | None, default: str = "/akun") -> str:
+    """`next_url` if it is a same-origin relative path, else `default` (no open redirects)."""
+    if not next_url or len(next_url) > 4000:
+        return default
+    if any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in next_url):
+        return default
+    if not next_url.startswith("/") or next_url.startswith("//"):
+        return default
+    parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc:
+        return default
+    return next_url
+
+
+def login_url(*, next_url: str, acr: str | None = None, prompt: str | None = None) -> str:
+    """The sign-in page that sends the browser back to `next_url` once signed in at `acr`."""
+    params = {"next": safe_next(next_url, "/")}
+    if acr in ACR_LEVELS:
+        params["acr"] = acr
+    if prompt == "login":
+        params["prompt"] = prompt
+    return f"{LOGIN_PATH}?{urlencode(params)}"
+
+
+def get_account(*, session: Session, account_id: str) -> AccountOut:
+    """The account with this id; 404 problem if none."""
+    account = find_account(session=session, account_id=account_id)
+    if account is None:
+        raise Problem("not-found", "No such account.")
+    return account
+
+
+def acr_satisfies(have: str, want: str | None) -> bool:
+    """Whether a sign-in at level `have` meets a request for level `want`."""
+    if want is None or want not in ACR_LEVELS:
+        return True
+    return ACR_LEVELS.index(have) >= ACR_LEVELS.index(want) if have in ACR_LEVELS else False
