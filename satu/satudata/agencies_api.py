@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from satu.core.auth import public
 from satu.core.db import DbSession
@@ -24,6 +24,8 @@ from satu.satudata.agencies_schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["agencies"])
 
+AGENCY_CACHE = "public, max-age=3600"
+
 
 @router.get(
     "/agencies",
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["agencies"])
 )
 def list_agencies(
     session: DbSession,
+    response: Response,
     kind: Annotated[AgencyKind | None, Query(description="Only agencies of this kind.")] = None,
     parent: Annotated[
         str | None,
@@ -62,6 +65,7 @@ def list_agencies(
         limit=limit,
         offset=offset,
     )
+    response.headers["Cache-Control"] = AGENCY_CACHE
     next_url = None
     if offset + limit < page.total and offset + limit <= MAX_AGENCY_PAGE_OFFSET:
         params = {"kind": kind, "parent": parent, "region": region, "q": q}
@@ -85,10 +89,13 @@ def list_agencies(
 )
 def agency_for_region(
     session: DbSession,
+    response: Response,
     code: Annotated[str, Path(pattern=REGION_CODE_PATTERN, description="Any region code.")],
 ) -> AgencyItem:
     """The province, regency or city government in charge of a region, down to a village."""
-    return AgencyItem.of(agencies.agency_for_region(session=session, region_code=code))
+    agency = agencies.agency_for_region(session=session, region_code=code)
+    response.headers["Cache-Control"] = AGENCY_CACHE
+    return AgencyItem.of(agency)
 
 
 @router.get(
@@ -97,6 +104,8 @@ def agency_for_region(
     response_model=AgencyDetail,
     summary="One agency with its parent, ancestors, children and region",
 )
-def get_agency(session: DbSession, agency_id: str) -> AgencyDetail:
+def get_agency(session: DbSession, response: Response, agency_id: str) -> AgencyDetail:
     """One agency; a not-found problem for an unknown id."""
-    return agencies.agency_detail(session=session, agency_id=agency_id)
+    detail = agencies.agency_detail(session=session, agency_id=agency_id)
+    response.headers["Cache-Control"] = AGENCY_CACHE
+    return detail
