@@ -94,6 +94,24 @@ LIFE_EVENTS: Final[tuple[LifeEventData, ...]] = (
         "path": None,
     },
     {
+        "slug": "terdampak-bencana",
+        "title": {"id": "Terdampak bencana", "en": "Affected by a disaster"},
+        "summary": {
+            "id": "Bantuan darurat, pengungsian, dan penggantian dokumen yang hilang.",
+            "en": "Emergency aid, shelter and replacing lost documents.",
+        },
+        "path": None,
+    },
+    {
+        "slug": "bepergian-ke-luar-negeri",
+        "title": {"id": "Bepergian ke luar negeri", "en": "Travelling abroad"},
+        "summary": {
+            "id": "Paspor, visa, dan perlindungan WNI di luar negeri.",
+            "en": "Passports, visas and help for Indonesian citizens abroad.",
+        },
+        "path": None,
+    },
+    {
         "slug": "usia-lanjut",
         "title": {"id": "Usia lanjut", "en": "Old age"},
         "summary": {
