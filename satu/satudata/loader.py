@@ -94,21 +94,24 @@ def _rows(path: Path, header: list[str]) -> Iterator[tuple[int, list[str]]]:
                     name, 1, f"header must be {','.join(header)}, found {','.join(first or [])}"
                 )
             while True:
+                start = reader.line_num + 1
                 try:
                     fields = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    raise ReferenceDataError(name, reader.line_num, f"bad CSV: {exc}") from exc
+                    raise ReferenceDataError(
+                        name, start, f"bad CSV in the record starting here: {exc}"
+                    ) from exc
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 if len(fields) != len(header):
                     raise ReferenceDataError(
                         name,
-                        reader.line_num,
+                        start,
                         f"expected {len(header)} fields ({','.join(header)}), found {len(fields)}",
                     )
-                yield reader.line_num, [value.strip() for value in fields]
+                yield start, [value.strip() for value in fields]
     except UnicodeDecodeError as exc:
         raise ReferenceDataError(name, None, f"not UTF-8 text: {exc}") from exc
 
