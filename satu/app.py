@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from satu import __version__
 from satu.core.config import Settings, get_settings
+from satu.core.csrf import CSRFCookieMiddleware
 from satu.core.db import make_engine, make_sessionmaker
 from satu.core.errors import install_error_handlers
 from satu.core.i18n import LocaleMiddleware
@@ -35,6 +36,8 @@ DOMAIN_ROUTERS = (
     ("satu.satudata.agencies_api", "router"),
     ("satu.satudata.views", "router"),
     ("satu.portal.views", "router"),
+    ("satu.identity.views", "router"),
+    ("satu.identity.account_views", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Outermost last: request id -> metrics -> size limit -> security headers -> locale -> app.
+    app.add_middleware(CSRFCookieMiddleware)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)

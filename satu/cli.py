@@ -9,6 +9,7 @@ from satu.core.config import get_settings
 from satu.core.db import make_engine
 from satu.core.migrations import upgrade
 from satu.demo import demo
+from satu.identity.cli import app as identity_app
 from satu.satudata.cli import app as data_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
+app.add_typer(identity_app, name="identity")
 app.command("demo")(demo)
 
 
