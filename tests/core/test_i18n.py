@@ -96,6 +96,23 @@ def test_translations_keep_their_placeholders() -> None:
     assert not wrong, "Placeholders differ between msgid and translation:\n" + "\n".join(wrong)
 
 
+def _has_bare_percent(text: str) -> bool:
+    return "%" in re.sub(r"%%|%\(\w+\)[sdif]", "", text)
+
+
+def test_no_message_has_a_bare_percent_sign() -> None:
+    """Jinja's new-style gettext always applies `%` formatting: a bare `%` would crash a page."""
+    wrong = []
+    for key, where in extract_messages().items():
+        in_templates = [w for w in where if w.split(":")[0].endswith(".html")]
+        for text in key if isinstance(key, tuple) else (key,):
+            if in_templates and _has_bare_percent(text):
+                wrong.append(f"{text!r} ({in_templates[0]}): write %% or %(name)s")
+    assert not wrong, "\n".join(wrong)
+    assert _has_bare_percent("zoom to 400% please")
+    assert not _has_bare_percent("%(num)d of 100%%")
+
+
 def test_catalogue_has_no_duplicate_msgids() -> None:
     text = PO_FILE.read_text(encoding="utf-8")
     entries = re.findall(r'^(?:msgctxt "(.*)"\n)?msgid "(.*)"\n((?:".*"\n)*)', text, re.MULTILINE)
