@@ -28,7 +28,7 @@ from satu.core.web import STATIC_DIR, make_templates, render_error_page
 PACKAGE_DIR = Path(__file__).parent
 
 # Each domain's ORM models, imported so that Alembic and the metadata know every table.
-DOMAIN_MODEL_MODULES = ("satu.satudata.models", "satu.core.notify", "satu.identity.models")
+DOMAIN_MODEL_MODULES = ("satu.satudata.models", "satu.core.notify", "satu.identity.models", "satu.identity.oidc.models")
 
 # Each domain's routers, in the order they are mounted: (module, attribute).
 DOMAIN_ROUTERS = (
@@ -38,6 +38,9 @@ DOMAIN_ROUTERS = (
     ("satu.portal.views", "router"),
     ("satu.identity.views", "router"),
     ("satu.identity.account_views", "router"),
+    ("satu.identity.oidc.api", "router"),
+    ("satu.identity.oidc.views", "router"),
+    ("satu.identity.oidc.client_mgmt", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.

@@ -1,0 +1,183 @@
+"""Access rules of the provider's machine endpoints: an authenticated client, a bearer token.
+
+`oauth_client` authenticates the calling client (private_key_jwt or client_secret_basic) and
+hands the route either the client or the OAuth error to answer with, so the route can audit
+the failure before answering. `bearer_token` checks an access token (Bearer or DPoP-bound).
+`client_manager` is a bearer token carrying a client-management scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from satu.core.auth import access_rule
+from satu.core.db import DbSession
+from satu.identity.oidc.clients import authenticate_client
+from satu.identity.oidc.dpop import DPoPError, proof_header, verify_proof
+from satu.identity.oidc.errors import BearerError, OAuthError
+from satu.identity.oidc.models import Client
+from satu.identity.oidc.tokens import AccessInfo, validate_access_token
+from satu.identity.oidc.util import endpoint, issuer_of, settings_of
+
+FORM_STATE = "oauth_form"
+
+
+@dataclass
+class ClientAuth:
+    """The outcome of client authentication: a client, or the error to answer with."""
+
+    client: Client | None
+    error: OAuthError | None
+    form: dict[str, str]
+    attempted_client_id: str | None
+
+
+async def oauth_form(request: Request) -> dict[str, str]:
+    """The request's form parameters; a parameter sent twice is refused (RFC 6749 3.1)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        request.state.oauth_form_error = OAuthError(
+            "invalid_request", "Send parameters as application/x-www-form-urlencoded."
+        )
+        return {}
+    form = await request.form()
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key in values:
+            request.state.oauth_form_error = OAuthError(
+                "invalid_request", f"Parameter {key} is repeated."
+            )
+            return {}
+        values[key] = value
+    return values
+
+
+def token_audiences(request: Request, path: str) -> set[str]:
+    """The audiences a client assertion may name: our issuer or the endpoint it is sent to."""
+    settings = settings_of(request)
+    own = str(request.url.replace(query="", fragment=""))
+    return {
+        issuer_of(settings),
+        issuer_of(settings) + "/",
+        endpoint(settings, path),
+        endpoint(settings, "/oauth/token"),
+        own,
+    }
+
+
+@access_rule("oauth_client")
+def oauth_client(
+    request: Request, session: DbSession, form: dict[str, str] = Depends(oauth_form)
+) -> ClientAuth:
+    """The client calling this endpoint, authenticated (or the error explaining why not)."""
+    attempted = form.get("client_id")
+    form_error = getattr(request.state, "oauth_form_error", None)
+    if form_error is not None:
+        return ClientAuth(None, form_error, form, attempted)
+    try:
+        client = authenticate_client(
+            session=session,
+            settings=settings_of(request),
+            authorization=request.headers.get("authorization"),
+            form=form,
+            audiences=token_audiences(request, request.url.path),
+        )
+    except OAuthError as error:
+        return ClientAuth(None, error, form, attempted)
+    return ClientAuth(client, None, form, client.client_id)
+
+
+def request_urls(request: Request) -> tuple[str, str]:
+    """This request's URL as the public issuer names it, and as the server received it."""
+    settings = settings_of(request)
+    return endpoint(settings, request.url.path), str(request.url.replace(query="", fragment=""))
+
+
+def dpop_jkt(*, session: Session, request: Request, access_token: str | None = None) -> str | None:
+    """The key thumbprint of a valid DPoP proof on this request, None without a proof."""
+    proof = proof_header(request.headers.getlist("dpop"))
+    if proof is None:
+        return None
+    public_url, received_url = request_urls(request)
+    try:
+        return verify_proof(
+            session=session,
+            proof=proof,
+            method=request.method,
+            url=public_url,
+            access_token=access_token,
+        )
+    except DPoPError:
+        if received_url == public_url:
+            raise
+    return verify_proof(
+        session=session,
+        proof=proof,
+        method=request.method,
+        url=received_url,
+        access_token=access_token,
+    )
+
+
+def _token_from_header(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization")
+    if not header:
+        raise BearerError("invalid_request", "An access token is required.")
+    scheme, _, token = header.partition(" ")
+    scheme = scheme.lower()
+    token = token.strip()
+    if scheme not in ("bearer", "dpop") or not token:
+        raise BearerError("invalid_request", "Use the Bearer or DPoP authorization scheme.")
+    return ("DPoP" if scheme == "dpop" else "Bearer"), token
+
+
+def check_bearer(*, session: Session, request: Request) -> AccessInfo:
+    """A valid access token on this request, with its DPoP binding honoured."""
+    scheme, token = _token_from_header(request)
+    info = validate_access_token(session=session, settings=settings_of(request), token=token)
+    if info is None:
+        raise BearerError(
+            "invalid_token", "The access token is invalid, expired or revoked.", scheme=scheme
+        )
+    if info.jkt:
+        if scheme != "DPoP":
+            raise BearerError(
+                "invalid_token", "This token is DPoP-bound; use the DPoP scheme.", scheme="DPoP"
+            )
+        try:
+            jkt = dpop_jkt(session=session, request=request, access_token=token)
+        except DPoPError as error:
+            raise BearerError("invalid_dpop_proof", str(error), scheme="DPoP") from error
+        if jkt is None:
+            raise BearerError("invalid_dpop_proof", "A DPoP proof is required.", scheme="DPoP")
+        if jkt != info.jkt:
+            raise BearerError(
+                "invalid_dpop_proof", "The DPoP key does not match the token.", scheme="DPoP"
+            )
+    elif scheme == "DPoP":
+        raise BearerError("invalid_token", "This token is not DPoP-bound; use Bearer.")
+    return info
+
+
+@access_rule("oauth_bearer")
+def bearer_token(request: Request, session: DbSession) -> AccessInfo:
+    """A valid access token (Bearer, or DPoP with a matching proof)."""
+    return check_bearer(session=session, request=request)
+
+
+@access_rule("client_manager")
+def client_manager(request: Request, session: DbSession) -> AccessInfo:
+    """An access token from an admin system holding a client-management scope."""
+    info = check_bearer(session=session, request=request)
+    wanted = "add_oidc_client" if request.method == "POST" else "update_oidc_client"
+    if wanted not in info.scopes:
+        error = BearerError(
+            "insufficient_scope", f"The token needs the {wanted} scope.", status=403
+        )
+        raise error
+    return info
