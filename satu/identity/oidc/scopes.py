@@ -42,15 +42,21 @@ SUPPORTED_CLAIMS = (
     "aud",
 )
 
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
 # What the consent screen says for each scope (English msgids, translated in the template).
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "openid": "A pseudonymous identifier that is different for every agency",
-    "profile": "Your full name",
-    "birthdate": "Your date of birth",
-    "address": "Your registered address (street, village, district, regency, province)",
-    "age_over_18": "Only whether you are 18 or older (yes or no), not your birth date",
-    "nik": "Your NIK (national resident number), which reveals your birth date, sex and region",
-    "offline_access": "Keep access while you are signed out (until you withdraw consent)",
+    "openid": N_("A pseudonymous identifier that is different for every agency"),
+    "profile": N_("Your full name"),
+    "birthdate": N_("Your date of birth"),
+    "address": N_("Your registered address (street, village, district, regency, province)"),
+    "age_over_18": N_("Only whether you are 18 or older (yes or no), not your birth date"),
+    "nik": N_("Your NIK (national resident number), which reveals your birth date, sex and region"),
+    "offline_access": N_("Keep access while you are signed out (until you withdraw consent)"),
 }
 
 # GovStack `userClaims` names mapped onto our scopes.
