@@ -28,7 +28,13 @@ from satu.core.web import STATIC_DIR, make_templates, render_error_page
 PACKAGE_DIR = Path(__file__).parent
 
 # Each domain's ORM models, imported so that Alembic and the metadata know every table.
-DOMAIN_MODEL_MODULES = ("satu.satudata.models", "satu.core.notify", "satu.identity.models", "satu.identity.oidc.models")
+DOMAIN_MODEL_MODULES = (
+    "satu.satudata.models",
+    "satu.core.notify",
+    "satu.identity.models",
+    "satu.identity.oidc.models",
+    "satu.complaints.models",
+)
 
 # Each domain's routers, in the order they are mounted: (module, attribute).
 DOMAIN_ROUTERS = (
@@ -36,6 +42,8 @@ DOMAIN_ROUTERS = (
     ("satu.satudata.agencies_api", "router"),
     ("satu.satudata.views", "router"),
     ("satu.portal.views", "router"),
+    ("satu.complaints.api", "router"),
+    ("satu.complaints.open311", "router"),
     ("satu.identity.views", "router"),
     ("satu.identity.account_views", "router"),
     ("satu.identity.oidc.api", "router"),

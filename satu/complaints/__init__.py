@@ -1,0 +1,1 @@
+"""Complaints (SP4N-LAPOR): every channel in, routed, on the clock, in public figures."""
