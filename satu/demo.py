@@ -25,7 +25,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -43,7 +42,11 @@ DEMO_LINKS = (
     ("/nik", "Periksa format NIK"),
     ("/api/docs", "Dokumentasi API (OpenAPI)"),
     ("/api/v1/regions?q=bandung", "API wilayah: pencarian"),
-    ("/api/v1/agencies", "API instansi: Kementerian Sosial, Dukcapil, pemda, ..."),
+    ("/api/v1/agencies", "API instansi: kementerian/lembaga dan pemerintah daerah"),
+    ("/api/v1/agencies/kemensos", "Kementerian Sosial"),
+    ("/api/v1/agencies/kemendagri.dukcapil", "Ditjen Dukcapil (Kemendagri)"),
+    ("/api/v1/regions/32.73", "Kota Bandung"),
+    ("/api/v1/nik/3273014101900001", "API NIK: uraikan sebuah NIK"),
     ("/healthz", "Liveness"),
     ("/readyz", "Readiness: database dan migrasi"),
     ("/metrics", "Metrik Prometheus"),
@@ -166,14 +169,15 @@ def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
 
 
 def print_links(console: Console, base_url: str, counts: dict[str, int]) -> None:
-    """Tell the person what there is to open."""
+    """Tell the person what there is to open (whole URLs, never cut)."""
     console.print(
         "Data: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False
     )
-    table = Table(title="Buka di peramban / Open in a browser", show_header=False, box=None)
+    console.print("[bold]Buka di peramban / Open in a browser:[/bold]")
+    width = max(len(base_url + path) for path, _ in DEMO_LINKS)
     for path, what in DEMO_LINKS:
-        table.add_row(f"[link={base_url}{path}]{base_url}{path}[/link]", what)
-    console.print(table)
+        url = base_url + path
+        console.print(f"  {url:<{width}}  {what}", highlight=False, soft_wrap=True)
 
 
 def demo(
@@ -185,6 +189,8 @@ def demo(
 ) -> None:
     """Set up a demo: migrate, load reference data, seed demo content, then serve."""
     console = Console(soft_wrap=True)
+    if not console.is_terminal:  # logs and CI: wide enough that lines are not cut
+        console = Console(soft_wrap=True, width=160)
     settings = get_settings()
     try:
         counts = prepare_demo(settings=settings, console=console)

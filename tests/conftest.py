@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -179,16 +180,16 @@ def live_server(settings: Settings, engine: Engine, reference_data: None) -> Ite
     server.stop()
 
 
-@pytest.fixture
-def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def scratch_database(folder: Path) -> Iterator[str]:
     """An empty database of the suite's kind, apart from the shared one, dropped afterwards.
 
-    SQLite: a new file. PostgreSQL: a new schema in the test database, selected through the
-    connection's search_path, so migrations and subprocesses can use it like a database.
+    SQLite: a new file in `folder`. PostgreSQL: a new schema in the test database, selected
+    through the connection's search_path, so migrations and subprocesses use it like a database.
     """
     base = database_url_for_tests()
     if not base.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        yield f"sqlite:///{folder / 'scratch.sqlite3'}"
         return
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -204,3 +205,17 @@ def scratch_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty scratch database for one test (see `scratch_database`)."""
+    with scratch_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_scratch_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty scratch database shared by the tests of one module."""
+    with scratch_database(tmp_path_factory.mktemp("scratch")) as url:
+        yield url
