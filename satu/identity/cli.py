@@ -20,7 +20,15 @@ app = typer.Typer(
 )
 console = Console()
 
-if importlib.util.find_spec("satu.identity.oidc.cli") is not None:
+
+def _oidc_cli_present() -> bool:
+    try:
+        return importlib.util.find_spec("satu.identity.oidc.cli") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+if _oidc_cli_present():
     app.add_typer(importlib.import_module("satu.identity.oidc.cli").app, name="clients")
 
 
