@@ -24,8 +24,15 @@ from tests.identity.oidc.support import (
     public_jwks,
 )
 
-ALL_USER_SCOPES = ["openid", "profile", "birthdate", "address", "age_over_18", "nik",
-                   "offline_access"]
+ALL_USER_SCOPES = [
+    "openid",
+    "profile",
+    "birthdate",
+    "address",
+    "age_over_18",
+    "nik",
+    "offline_access",
+]
 
 
 class RegisteredClient:

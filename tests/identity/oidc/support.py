@@ -59,7 +59,7 @@ def assertion(
         "aud": aud,
         "iat": now,
         "exp": now + lifetime,
-        "jti": jti or uuid.uuid4().hex,
+        "jti": jti if jti is not None else uuid.uuid4().hex,
     }
     claims.update(overrides)
     header: dict[str, Any] = {"alg": alg}
@@ -73,9 +73,7 @@ def unsigned(claims: dict[str, Any], header: dict[str, Any] | None = None) -> st
     import json
 
     head = header or {"alg": "none", "typ": "JWT"}
-    return (
-        b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode()) + "."
-    )
+    return b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode()) + "."
 
 
 def client_auth(key: ECKey, client_id: str, **kwargs: Any) -> dict[str, str]:

@@ -14,9 +14,7 @@ def test_code_flow_issues_verifiable_tokens(client, signed_in, rp, tokens_for) -
     assert claims["aud"] == rp.client_id
     assert claims["nonce"] == body["_nonce"]
     assert claims["acr"] == "urn:satu:acr:pwd"
-    info = client.get(
-        "/oidc/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
-    )
+    info = client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert info.status_code == 200, info.text
     assert info.json()["sub"] == claims["sub"]
     assert info.json()["name"] == "Budi Santoso"
