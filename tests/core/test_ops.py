@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from satu.app import create_app
 from satu.core.config import Settings
 from satu.core.db import make_engine
-from satu.core.migrations import alembic_config, script_heads, upgrade
+from satu.core.migrations import alembic_config, upgrade
 from tests.core.support import with_probes
 
 
@@ -112,10 +112,6 @@ def test_readyz_503_when_sqlite_file_cannot_be_opened(settings: Settings, tmp_pa
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "unreachable"
     assert not missing.parent.exists()
-
-
-def test_script_heads_is_a_single_head() -> None:
-    assert len(script_heads()) == 1
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:
