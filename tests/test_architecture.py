@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -487,3 +488,49 @@ def test_scratch_database_is_apart_from_the_shared_one(
         assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     finally:
         scratch.dispose()
+
+
+# --- documentation stays true ---------------------------------------------------------------
+
+
+def undocumented_settings(readme: str, sources: dict[str, str]) -> list[str]:
+    """Core settings and settings prefixes that the README's configuration section omits."""
+    from satu.core.config import Settings as CoreSettings
+
+    missing = [
+        f"SATU_{name.upper()}"
+        for name in CoreSettings.model_fields
+        if f"`SATU_{name.upper()}`" not in readme
+    ]
+    for relative, source in sources.items():
+        for prefix in re.findall(r"env_prefix=\"(SATU_[A-Z0-9_]+_)\"", source):
+            if f"`{prefix}*`" not in readme:
+                missing.append(f"{prefix}* ({relative})")
+    return missing
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sources = {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for path in python_files(PACKAGE)
+    }
+    assert undocumented_settings(readme, sources) == []
+
+
+def test_settings_documentation_checker_flags_omissions() -> None:
+    readme = "| `SATU_ENV` | development |"
+    missing = undocumented_settings(readme, {"satu/x.py": 'env_prefix="SATU_NEWTHING_"'})
+    assert "SATU_DATABASE_URL" in missing
+    assert "SATU_ENV" not in missing
+    assert "SATU_NEWTHING_* (satu/x.py)" in missing
+
+
+def test_readme_states_the_two_commands_first_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```")[1]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()[1:] if line]
+    assert commands == ["python3 dev.py demo", "python3 dev.py test"]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    last_command = [line for line in ci.splitlines() if line and not line.startswith("#")][-1]
+    assert last_command == "exec python3 dev.py test"
