@@ -404,7 +404,7 @@ def consents_page(
             "consents": [
                 {
                     **c.model_dump(),
-                    "items": [SCOPE_DESCRIPTIONS[s] for s in USER_SCOPES if s in c.scopes],
+                    "data_items": [SCOPE_DESCRIPTIONS[s] for s in USER_SCOPES if s in c.scopes],
                 }
                 for c in consents
             ],
