@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from satu.complaints.cli import app as complaints_app
 from satu.core.config import get_settings
 from satu.core.db import make_engine
 from satu.core.migrations import upgrade
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(identity_app, name="identity")
+app.add_typer(complaints_app, name="complaints")
 app.command("demo")(demo)
 
 

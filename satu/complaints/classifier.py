@@ -21,8 +21,14 @@ from sqlalchemy.orm import Session
 
 from satu.complaints.models import Report
 from satu.complaints.text import tokens
+from satu.core.config import get_settings
 
 MIN_EXAMPLES = 30
+
+
+def default_path() -> Path:
+    """Where the trained model is kept (beside the embedded database, in `var_dir`)."""
+    return get_settings().var_dir / "complaints-classifier.joblib"
 
 
 @dataclass

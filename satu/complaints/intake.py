@@ -114,15 +114,10 @@ def preview(*, session: Session, data: ReportIn) -> Preview:
 
 
 def _suggest(session: Session, text: str) -> tuple[str, str, float] | None:
-    settings_path = _model_path(session)
-    model = classifier.current(session=session, path=settings_path)
+    model = classifier.current(session=session, path=classifier.default_path())
     if model is None:
         return None
     return model.predict(text)
-
-
-def _model_path(session: Session):  # type: ignore[no-untyped-def]
-    return session.info.get("complaints_model_path")
 
 
 def file_report(

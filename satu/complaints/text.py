@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 # Common Indonesian function words (a compact list in the spirit of Tala's stop words).
 STOP_WORDS = frozenset(
@@ -47,6 +48,7 @@ def clean_text(value: str) -> str:
     return _CONTROL.sub("", value).strip()
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light Indonesian affix stripper (enough for matching, not a full Nazief-Adriani)."""
     if len(word) <= 5 or word.isdigit():
