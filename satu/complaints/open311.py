@@ -41,6 +41,12 @@ DEFAULT_DAYS = 90
 OPEN = ("unverified", "dispositioned", "in_process", "postponed")
 CLOSED = ("done", "archived")
 _FORMATS = {"json": "application/json", "xml": "text/xml"}
+_ITEM_TAGS = {
+    "formats": "format",
+    "values": "value",
+    "attributes": "attribute",
+    "endpoints": "endpoint",
+}
 
 
 class Open311Error(Exception):
@@ -105,7 +111,7 @@ def _fmt(fmt: str) -> str:
 def _xml_value(parent: Element, name: str, value: Any) -> None:
     child = SubElement(parent, name)
     if isinstance(value, list):
-        inner = {"formats": "format", "values": "value", "keywords": "keyword"}.get(name, "item")
+        inner = _ITEM_TAGS.get(name, "item")
         for item in value:
             if isinstance(item, dict):
                 node = SubElement(child, inner)
