@@ -58,7 +58,7 @@ class Account(Base):
         String(16), ForeignKey("identity_resident.nik"), unique=True
     )
     password_hash: Mapped[str] = mapped_column(String(256))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from satu.core.db import utcnow
 from satu.core.errors import Problem
 from satu.core.nik import InvalidNik, parse_nik
-from satu.identity.accounts import mask_email, mask_phone
+from satu.identity.accounts import account_for_nik, mask_email, mask_phone, set_account_status
 from satu.identity.audit import record_audit
 from satu.identity.models import Resident
 from satu.identity.schemas import Address, FamilyMember, RegionRef, ResidentIn, ResidentOut
@@ -188,6 +188,9 @@ def record_death(
     resident.status = "deceased"
     resident.died_on = died_on
     session.flush()
+    account = account_for_nik(session=session, nik=nik)
+    if account is not None and account.status == "active":
+        set_account_status(session=session, account_id=account.id, status="disabled", actor=actor)
     record_audit(
         session=session,
         actor=actor,

@@ -20,7 +20,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
@@ -241,6 +241,10 @@ _COLUMNS = (
     "updated_at",
 )
 
+_SQLITE_INSERT = "INSERT INTO identity_resident ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(_COLUMNS), ", ".join("?" for _ in _COLUMNS)
+)
+
 
 def _read_places(
     wilayah_csv: Path, known: frozenset[str]
@@ -450,6 +454,19 @@ def _write(session: Session, rows: list[tuple[Any, ...]], postgres: bool) -> Non
                 for row in rows:
                     copy.write_row(row)
         return
-    session.execute(
-        insert(Resident.__table__), [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+    # SQLite: straight to the driver's executemany, with values in SQLAlchemy's storage format.
+    stamp = rows[0][-1].strftime("%Y-%m-%d %H:%M:%S.%f")
+    session.connection().exec_driver_sql(
+        _SQLITE_INSERT,
+        [
+            (
+                *row[:3],
+                row[3].isoformat(),
+                *row[4:16],
+                row[16] and row[16].isoformat(),
+                stamp,
+                stamp,
+            )
+            for row in rows
+        ],
     )

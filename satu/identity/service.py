@@ -18,6 +18,7 @@ from satu.identity.accounts import set_account_status as set_account_status
 from satu.identity.audit import client_ip as client_ip
 from satu.identity.audit import list_audit as list_audit
 from satu.identity.audit import record_audit as record_audit
+from satu.identity.demo import seed_demo as seed_demo
 from satu.identity.officers import grant_role as grant_role
 from satu.identity.officers import list_grants as list_grants
 from satu.identity.officers import officer_context as officer_context

@@ -8,11 +8,17 @@ same lockout as passwords.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import time
 
 import pyotp
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
+from satu.core.config import get_settings
+from satu.core.csrf import app_secret
 from satu.core.db import utcnow
 from satu.identity.accounts import (
     LOCKED,
@@ -28,6 +34,25 @@ from satu.identity.models import Account
 ISSUER = "Satu"
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
+
+
+def _key() -> bytes:
+    return hashlib.sha256(b"satu.totp-at-rest:" + app_secret(get_settings())).digest()
+
+
+def seal_secret(secret: str) -> str:
+    """Encrypt a TOTP secret for storage (AES-256-GCM under a key derived from the app secret)."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(_key()).encrypt(nonce, secret.encode(), b"totp")
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def unseal_secret(stored: str) -> str:
+    """The TOTP secret from its stored form."""
+    if not stored.startswith("v1:"):
+        return stored
+    raw = base64.urlsafe_b64decode(stored[3:].encode())
+    return AESGCM(_key()).decrypt(raw[:12], raw[12:], b"totp").decode()
 
 
 def new_secret() -> str:
@@ -69,7 +94,7 @@ def enable_totp(
             ip=ip,
         )
         return False
-    account.totp_secret = secret
+    account.totp_secret = seal_secret(secret)
     account.totp_enabled_at = utcnow()
     account.totp_last_step = step
     session.flush()
@@ -94,7 +119,7 @@ def verify_totp(
     keys = [key, f"ip:{ip or 'unknown'}"]
     if locked_for(session=session, keys=keys):
         raise AccountError(LOCKED)
-    step = _matching_step(account.totp_secret, code, now)
+    step = _matching_step(unseal_secret(account.totp_secret), code, now)
     replay = (
         step is not None and account.totp_last_step is not None and step <= account.totp_last_step
     )

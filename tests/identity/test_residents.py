@@ -134,3 +134,14 @@ def test_death_is_recorded_and_implausible_dates_refused(db: Session) -> None:
     out = service.record_death(session=db, nik=person.nik, died_on=date(2024, 1, 1), actor="test")
     assert out.status == "deceased"
     assert out.died_on == date(2024, 1, 1)
+
+
+def test_death_disables_the_account_and_signs_it_out(db: Session) -> None:
+    person = service.register_resident(session=db, data=resident_data())
+    account = service.create_account(session=db, nik=person.nik, password="kopi-tubruk-pagi-hari")
+    service.record_death(session=db, nik=person.nik, died_on=date(2024, 1, 1), actor="test")
+    assert service.get_account(session=db, account_id=account.id).status == "disabled"
+    events = service.list_audit(
+        session=db, action="account.disabled", target=f"account:{account.id}"
+    )
+    assert events and events[0].actor == "test"

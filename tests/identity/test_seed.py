@@ -72,3 +72,18 @@ def test_seed_command(settings, engine, reference_data, monkeypatch) -> None:  #
     assert result.exit_code == 0, result.output
     assert "rows/s" in result.output
     assert os.environ.get("SATU_DATABASE_URL") == settings.database_url
+
+
+def test_demo_seed_is_idempotent_and_accounts_work(db: Session, client) -> None:  # type: ignore[no-untyped-def]
+    from satu.identity.demo import DEMO_PEOPLE
+    from tests.identity.conftest import is_signed_in, sign_in
+
+    first = service.seed_demo(session=db)
+    second = service.seed_demo(session=db)
+    assert second == {"residents added": 0, "demo accounts added": 0}
+    assert first["demo accounts added"] in (0, 2)
+    db.commit()
+    nik, _name, _sex, _born, password, _roles = DEMO_PEOPLE[1]
+    assert sign_in(client, nik, password).status_code == 303
+    assert is_signed_in(client)
+    assert client.get("/petugas").status_code == 200

@@ -184,3 +184,11 @@ def test_pending_totp_session_is_not_a_login(
     sign_in(client, account["nik"])
     assert not is_signed_in(client)
     assert sessions.list_sessions(session=db, account_id=account["account_id"]) == []
+
+
+def test_secret_is_encrypted_at_rest(db: Session, account: dict[str, str]) -> None:
+    secret = _enable(db, account["account_id"])
+    stored = db.get(Account, account["account_id"]).totp_secret  # type: ignore[union-attr]
+    assert stored and stored.startswith("v1:") and secret not in stored
+    assert totp.unseal_secret(stored) == secret
+    assert totp.seal_secret(secret) != stored  # fresh nonce every time
