@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect
+from sqlalchemy import Column, Index, Integer, MetaData, Table, create_engine, inspect
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount, Route
 
@@ -38,6 +38,7 @@ from satu.core.migrations import (
     alembic_config,
     current_heads,
     downgrade,
+    include_object,
     script_heads,
     upgrade,
 )
@@ -228,7 +229,12 @@ def model_migration_differences(engine: Engine, metadata: MetaData) -> list[Any]
     """What autogenerate would write if run now: empty when models and migrations agree."""
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "target_metadata": metadata}
+            connection,
+            opts={
+                "compare_type": True,
+                "target_metadata": metadata,
+                "include_object": include_object,
+            },
         )
         return list(compare_metadata(context, metadata))
 
@@ -534,3 +540,13 @@ def test_readme_states_the_two_commands_first_and_ci_runs_the_test_one() -> None
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     last_command = [line for line in ci.splitlines() if line and not line.startswith("#")][-1]
     assert last_command == "exec python3 dev.py test"
+
+
+def test_only_declared_database_only_indexes_are_left_alone() -> None:
+    import_models()
+    region = Base.metadata.tables["satudata_region"]
+    declared = region.info["database_only_indexes"][0]
+    reflected = Table("satudata_region", MetaData(), Column("code", Integer))
+    assert not include_object(Index(declared, reflected.c.code), declared, "index", True, None)
+    assert include_object(Index("ix_stray", reflected.c.code), "ix_stray", "index", True, None)
+    assert include_object(region, "satudata_region", "table", False, None)

@@ -10,7 +10,25 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from satu.core.db import Base
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate filter: leave alone the indexes a table declares as database-only.
+
+    A model lists them in `__table_args__` as `{"info": {"database_only_indexes": (...)}}`;
+    they are made by hand in a migration (e.g. PostgreSQL trigram indexes) and are not in
+    the metadata, so without this autogenerate would propose dropping them.
+    """
+    if type_ == "index" and reflected and compare_to is None:
+        table = Base.metadata.tables.get(getattr(getattr(obj, "table", None), "name", ""))
+        if table is not None and name in table.info.get("database_only_indexes", ()):
+            return False
+    return True
 
 
 def alembic_config(url: str) -> Config:

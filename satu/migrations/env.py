@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 from satu.app import import_models
 from satu.core.db import Base, UTCDateTime
+from satu.core.migrations import include_object
 
 import_models()
 config = context.config
@@ -27,6 +28,7 @@ def _configure(connection) -> None:  # type: ignore[no-untyped-def]
         render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

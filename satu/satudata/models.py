@@ -27,7 +27,20 @@ class Region(Base):
     population_female: Mapped[int | None] = mapped_column(BigInteger)
     population_total: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_satudata_region_level_code", "level", "code"),)
+    __table_args__ = (
+        Index("ix_satudata_region_level_code", "level", "code"),
+        # PostgreSQL-only search indexes, created by migration 0001 (see
+        # satu.core.migrations.include_object): autogenerate must not drop them.
+        {
+            "info": {
+                "database_only_indexes": (
+                    "ix_satudata_region_code_pattern",
+                    "ix_satudata_region_name_search_pattern",
+                    "ix_satudata_region_name_search_trgm",
+                )
+            }
+        },
+    )
 
 
 class RetiredDistrict(Base):
