@@ -419,6 +419,11 @@ def seed_residents(
     gen = _Population(rng, session, utcnow().date())
     gen.places = [names.get(code, code) for code in regencies]
     postgres = session.get_bind().dialect.name == "postgresql"
+    cache_size = None
+    if not postgres:
+        # A bigger page cache keeps the NIK, KK and village indexes in memory while they grow.
+        cache_size = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        session.connection().exec_driver_sql("PRAGMA cache_size=-262144")
     done = families = 0
     batch: list[tuple[Any, ...]] = []
     while done < count:
@@ -441,11 +446,14 @@ def seed_residents(
         if progress:
             progress(len(batch))
     session.flush()
+    if cache_size is not None:
+        session.connection().exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
     return SeedResult(residents=done, families=families, seconds=time.perf_counter() - started)
 
 
 def _write(session: Session, rows: list[tuple[Any, ...]], postgres: bool) -> None:
     session.flush()
+    rows.sort(key=lambda row: row[0])  # NIK order: index pages fill in sequence
     if postgres:
         raw = session.connection().connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
