@@ -8,6 +8,7 @@ its `service.py`; `satu demo` runs every one it finds after the reference data i
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from rich.progress import (
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from satu.app import create_app
 from satu.core.config import Settings, get_settings
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.migrations import upgrade
@@ -74,6 +76,22 @@ def domain_seeders() -> list[tuple[str, Callable[..., Any]]]:
         if callable(seeder):
             seeders.append((domain, seeder))
     return seeders
+
+
+def demo_notes() -> list[str]:
+    """Lines a domain wants shown to the person running the demo (e.g. demo sign-ins).
+
+    A domain offers them with `demo_notes() -> list[str]` in its service module.
+    """
+    notes: list[str] = []
+    for service_file in sorted(PACKAGE_DIR.glob("*/service.py")):
+        if service_file.parent.name == "core":
+            continue
+        module = importlib.import_module(f"satu.{service_file.parent.name}.service")
+        provider = getattr(module, "demo_notes", None)
+        if callable(provider):
+            notes.extend(provider())
+    return notes
 
 
 def _describe(result: Any) -> str:
@@ -202,12 +220,9 @@ def demo(
     if not serve:
         console.print("Demo data ready. Start the server with: satu serve", highlight=False)
         return
+    for note in demo_notes():
+        console.print(note, highlight=False)
     console.print(f"Serving on {base_url} — press Ctrl+C to stop.", highlight=False)
-    uvicorn.run(
-        "satu.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=None,
-    )
+    if "SATU_LOG_JSON" not in os.environ:  # a person is watching: plain log lines
+        settings = settings.model_copy(update={"log_json": False})
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
