@@ -73,3 +73,15 @@ def require_admin(request: Request, session: DbSession) -> OfficerContext:
     if context is None or not context.is_admin:
         raise Problem("forbidden", "This needs the administrator role.")
     return context
+
+
+REGISTRAR_AGENCY = "kemendagri.dukcapil"
+
+
+@access_rule("registrar")
+def require_registrar(request: Request, session: DbSession) -> OfficerContext:
+    """A civil registry (Ditjen Dukcapil) officer or an admin: reads and writes the register."""
+    context = require_staff(request, session)
+    if not context.is_admin and not context.roles_at(REGISTRAR_AGENCY):
+        raise Problem("forbidden", "Only civil registry officers may use the population register.")
+    return context
