@@ -70,7 +70,14 @@ def setup() -> None:
             say(f"recreating the broken virtual environment in {VENV}")
             shutil.rmtree(VENV)
         say(f"creating a virtual environment in {VENV}")
-        venv.create(VENV, with_pip=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            shutil.rmtree(VENV, ignore_errors=True)
+            sys.exit(
+                f"[dev] cannot create a virtual environment ({exc}); on Debian or Ubuntu "
+                "install the python3-venv package"
+            )
     fingerprint = _install_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == fingerprint and bin_path("satu").exists():
         return
@@ -139,7 +146,8 @@ def command_test(pytest_args: list[str]) -> int:
     """Lint, check import contracts, run the suite on SQLite and on PostgreSQL."""
     setup()
     setup_browser_tests()
-    in_ci = bool(os.environ.get("CI"))
+    # PostgreSQL is required in CI, or when the developer named a database explicitly.
+    pg_required = bool(os.environ.get("CI")) or "SATU_TEST_DATABASE_URL" in os.environ
     env = {k: v for k, v in os.environ.items() if k not in ("SATU_DATABASE_URL", "SATU_VAR_DIR")}
     env.pop("SATU_TEST_DATABASE_URL", None)
     pg_url = os.environ.get("SATU_TEST_DATABASE_URL") or DEFAULT_PG_URL
@@ -162,8 +170,8 @@ def command_test(pytest_args: list[str]) -> int:
             [bin_path("python"), "-m", "pytest", *pytest_args],
             {"SATU_TEST_DATABASE_URL": pg_url},
         )
-    elif in_ci:
-        say(f"PostgreSQL at {pg_url.split('@')[-1]} is required in CI but unusable: {state}")
+    elif pg_required:
+        say(f"PostgreSQL at {pg_url.split('@')[-1]} is required but unusable: {state}")
         failures.append("PostgreSQL")
     else:
         say(f"PostgreSQL not reachable ({state}); ran SQLite only. Set SATU_TEST_DATABASE_URL.")

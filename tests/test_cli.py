@@ -7,6 +7,7 @@ scratch schema. The module's commands build on each other: `db upgrade`, `data l
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -337,3 +338,46 @@ def test_serve_health_and_readiness_follow_migrations(
     finally:
         engine.dispose()
         server.stop()
+
+
+# --- dev.py, the README's entry point ---------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_dev_py_help_names_the_two_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "dev.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, _output(result)
+    assert "demo" in result.stdout
+    assert "test" in result.stdout
+
+
+def test_dev_py_rejects_an_unknown_command() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "dev.py"), "deploy-to-production"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_dev_py_reports_an_unreachable_postgresql() -> None:
+    spec = importlib.util.spec_from_file_location("satu_dev_entry", REPO / "dev.py")
+    assert spec is not None and spec.loader is not None
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    if not dev.bin_path("python").exists():
+        pytest.skip("dev.py's .venv is not the one running the tests")
+    port = _free_port()  # nothing listens there
+    state = dev._postgres_state(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nothing")
+    assert state not in ("ok", "created")
+    assert state
