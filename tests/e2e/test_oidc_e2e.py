@@ -32,6 +32,7 @@ from satu.core.config import Settings
 from satu.core.db import make_sessionmaker, transaction
 from satu.identity import service as identity
 from satu.identity import totp
+from satu.identity.oidc import keys
 from satu.identity.oidc.clients import create_client
 from satu.identity.oidc.schemas import ClientSpec
 from satu.identity.schemas import ResidentIn
@@ -136,6 +137,7 @@ def _resident(session: Any, serial: int, name: str, born: date) -> dict[str, str
 @pytest.fixture(scope="module")
 def scenario(oidc_server: _Server, engine: Engine) -> dict[str, Any]:
     """Residents with TOTP, a sign-in client and a machine client, committed for the server."""
+    keys.forget_active_key()  # other tests' rolled-back keys must not be reused
     rp_key = ECKey.generate_key("P-256", auto_kid=True)
     system_key = ECKey.generate_key("P-256", auto_kid=True)
     tag = str(time.time_ns())[-6:]

@@ -200,7 +200,7 @@ def token(
         target=f"account:{grant.account_id}" if grant.account_id else None,
         detail={
             "grant_type": grant_type,
-            "grant": grant.id,
+            "grant": grant.id if grant_type != "client_credentials" else None,
             "scope": body["scope"],
             "dpop": jkt is not None,
         },

@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -42,6 +43,8 @@ _cache_lock = threading.Lock()
 _private_cache: dict[str, ECKey] = {}
 _public_cache: dict[str, tuple[ECKey, float]] = {}
 _PUBLIC_CACHE_SECONDS = 30.0
+_ACTIVE_CACHE_SECONDS = 5.0
+_active: dict[str, tuple[ECKey, float]] = {}
 
 
 def server_secret(settings: Settings) -> bytes:
@@ -108,28 +111,58 @@ def rotate_keys(*, session: Session, settings: Settings) -> str:
         row.retired_at = now
         row.publish_until = now + PUBLISH_AFTER_RETIREMENT
     session.flush()
+    forget_active_key()
     return create_key(session=session, settings=settings)
 
 
 def active_signing_key(*, session: Session, settings: Settings) -> ECKey:
-    """The key that signs new tokens (created on first use)."""
+    """The key that signs new tokens (created on first use; looked up at most every 5 s)."""
+    remembered = _active.get("key")
+    if remembered is not None and remembered[1] > time.monotonic():
+        return remembered[0]
+    key, created = _load_active_key(session=session, settings=settings)
+    if not created:  # a key made in this transaction is not committed yet: do not share it
+        with _cache_lock:
+            _active["key"] = (key, time.monotonic() + _ACTIVE_CACHE_SECONDS)
+    return key
+
+
+def forget_active_key() -> None:
+    """Drop the remembered active key (after a rotation in this process)."""
+    with _cache_lock:
+        _active.clear()
+
+
+def _load_active_key(*, session: Session, settings: Settings) -> tuple[ECKey, bool]:
     row = session.scalars(
         select(SigningKey)
         .where(SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc())
         .limit(1)
     ).first()
+    created = row is None
     if row is None:
         kid = create_key(session=session, settings=settings)
         row = session.get(SigningKey, kid)
         assert row is not None
     cached = _private_cache.get(row.kid)
     if cached is not None:
-        return cached
-    key = ECKey.import_key(_decrypt(settings, row.kid, row.private_encrypted), {"kid": row.kid})
+        return cached, created
+    try:
+        pem = _decrypt(settings, row.kid, row.private_encrypted)
+    except InvalidTag:
+        # The master secret changed: this key can no longer sign. Retire it (its public half
+        # still verifies what it signed) and start a new one.
+        log.error("signing key %s cannot be decrypted with the current secret; rotating", row.kid)
+        now = utcnow()
+        row.retired_at = now
+        row.publish_until = now + PUBLISH_AFTER_RETIREMENT
+        session.flush()
+        return _load_active_key(session=session, settings=settings)
+    key = ECKey.import_key(pem, {"kid": row.kid})
     with _cache_lock:
         _private_cache[row.kid] = key
-    return key
+    return key, created
 
 
 def published_keys(*, session: Session) -> list[dict[str, Any]]:

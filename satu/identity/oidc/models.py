@@ -97,7 +97,8 @@ class AccessToken(Base):
     __tablename__ = "oidc_access_token"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    grant_id: Mapped[str] = mapped_column(String(36), index=True)
+    # NULL for client_credentials tokens: each is its own family, revoked by its jti.
+    grant_id: Mapped[str | None] = mapped_column(String(36), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

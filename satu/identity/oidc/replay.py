@@ -1,4 +1,9 @@
-"""A replay cache for one-time values (`jti` of client assertions and DPoP proofs)."""
+"""A replay cache for one-time values (`jti` of client assertions and DPoP proofs).
+
+One `INSERT ... ON CONFLICT DO NOTHING` per value: a conflict means the value was seen. A
+stored entry outlives the token it came from, so a conflict with an old entry still marks a
+replay of something that could not be valid any more; expired entries are purged now and then.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,29 @@ import random
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from satu.core.db import utcnow
 from satu.identity.oidc.models import SeenJti
 from satu.identity.oidc.util import sha256_hex
 
-_PURGE_ONE_IN = 200
+_PURGE_ONE_IN = 500
 
 
 def first_use(*, session: Session, kind: str, issuer: str, jti: str, expires_at: datetime) -> bool:
-    """Record `jti` for `issuer`; False when it was already seen and has not expired yet."""
+    """Record `jti` for `issuer`; False when it was already seen."""
     key = sha256_hex(f"{kind}\x1f{issuer}\x1f{jti}")
-    now = utcnow()
-    existing = session.get(SeenJti, key)
-    if existing is not None:
-        if existing.expires_at > now:
-            return False
-        existing.expires_at = expires_at
-        session.flush()
-        return True
-    try:
-        with session.begin_nested():
-            session.add(SeenJti(key=key, expires_at=expires_at))
-    except IntegrityError:
-        return False
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = SeenJti.__table__
+    statement = (
+        insert(table)
+        .values(key=key, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.key)
+    )
+    inserted = session.execute(statement).first() is not None
     if random.randrange(_PURGE_ONE_IN) == 0:
-        session.execute(delete(SeenJti).where(SeenJti.expires_at < now))
-    return True
+        session.execute(delete(SeenJti).where(SeenJti.expires_at < utcnow()))
+    return inserted

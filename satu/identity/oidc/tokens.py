@@ -58,7 +58,7 @@ class AccessInfo:
     """A valid access token's facts, for userinfo and protected resources."""
 
     claims: dict[str, Any]
-    grant_id: str
+    grant_id: str | None
     client_id: str
     account_id: str | None
     scopes: list[str]
@@ -120,7 +120,13 @@ def _subject(settings: Settings, client: Client, account_id: str | None) -> str:
 
 
 def _access_token(
-    *, session: Session, settings: Settings, client: Client, grant: Grant, scope: str
+    *,
+    session: Session,
+    settings: Settings,
+    client: Client,
+    grant: Grant,
+    scope: str,
+    family: bool = True,
 ) -> tuple[str, int]:
     now = utcnow()
     jti = random_token(18)
@@ -140,7 +146,7 @@ def _access_token(
         claims["acr"] = grant.acr
     if grant.dpop_jkt:
         claims["cnf"] = {"jkt": grant.dpop_jkt}
-    session.add(AccessToken(jti=jti, grant_id=grant.id, expires_at=expires))
+    session.add(AccessToken(jti=jti, grant_id=grant.id if family else None, expires_at=expires))
     token = keys.sign(session=session, settings=settings, claims=claims, typ="at+jwt")
     return token, int(ACCESS_TOKEN_TTL.total_seconds())
 
@@ -419,6 +425,7 @@ def client_credentials(
     else:
         wanted = machine_scopes
     scope = " ".join(wanted)
+    # A transient grant: client_credentials tokens form no family (no refresh, no resident).
     grant = Grant(
         id=str(uuid.uuid4()),
         client_id=client.client_id,
@@ -427,14 +434,11 @@ def client_credentials(
         dpop_jkt=jkt,
         created_at=utcnow(),
     )
-    session.add(grant)
     access, expires_in = _access_token(
-        session=session, settings=settings, client=client, grant=grant, scope=scope
+        session=session, settings=settings, client=client, grant=grant, scope=scope, family=False
     )
-    session.flush()
-    return _response(
-        access_token=access, expires_in=expires_in, scope=scope, dpop=jkt is not None
-    ), grant
+    body = _response(access_token=access, expires_in=expires_in, scope=scope, dpop=jkt is not None)
+    return body, grant
 
 
 def validate_access_token(*, session: Session, settings: Settings, token: str) -> AccessInfo | None:
@@ -449,18 +453,15 @@ def validate_access_token(*, session: Session, settings: Settings, token: str) -
     row = session.get(AccessToken, jti) if isinstance(jti, str) else None
     if row is None or row.revoked_at is not None:
         return None
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    scopes = str(claims.get("scope", "")).split()
+    if row.grant_id is None:
+        return AccessInfo(claims, None, str(claims.get("client_id")), None, scopes, jkt)
     grant = session.get(Grant, row.grant_id)
     if grant is None or grant.revoked_at is not None:
         return None
-    cnf = claims.get("cnf")
-    return AccessInfo(
-        claims=claims,
-        grant_id=grant.id,
-        client_id=grant.client_id,
-        account_id=grant.account_id,
-        scopes=str(claims.get("scope", "")).split(),
-        jkt=cnf.get("jkt") if isinstance(cnf, dict) else None,
-    )
+    return AccessInfo(claims, grant.id, grant.client_id, grant.account_id, scopes, jkt)
 
 
 def revoke_token(
@@ -488,7 +489,7 @@ def revoke_token(
         raise OAuthError("unauthorized_client", "The token was not issued to this client.")
     access.revoked_at = access.revoked_at or utcnow()
     session.flush()
-    return access.grant_id
+    return access.grant_id or f"token:{access.jti}"
 
 
 def introspect(

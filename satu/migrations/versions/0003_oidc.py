@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "oidc_access_token",
         sa.Column("jti", sa.String(length=64), nullable=False),
-        sa.Column("grant_id", sa.String(length=36), nullable=False),
+        sa.Column("grant_id", sa.String(length=36), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("jti", name=op.f("pk_oidc_access_token")),

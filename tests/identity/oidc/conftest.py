@@ -11,6 +11,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session
 
 from satu.core.config import Settings
+from satu.identity.oidc import keys
 from satu.identity.oidc.clients import create_client
 from satu.identity.oidc.schemas import ClientSpec
 from tests.identity.oidc.support import (
@@ -51,6 +52,13 @@ class RegisteredClient:
     def basic(self) -> tuple[str, str]:
         assert self.secret is not None
         return (self.client_id, self.secret)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_caches() -> None:
+    """Each test's database is rolled back, so no signing key may outlive it in a cache."""
+    keys.forget_active_key()
+    keys._public_cache.clear()
 
 
 @pytest.fixture
