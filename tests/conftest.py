@@ -100,6 +100,10 @@ def connection(engine: Engine, reference_data: None) -> Iterator[Connection]:
     """A connection whose outer transaction is rolled back after the test."""
     conn = engine.connect()
     outer = conn.begin()
+    if engine.dialect.name == "sqlite":
+        # pysqlite opens its transaction lazily, at the first write: a savepoint released
+        # before that would commit for real and leak into later tests. Open it now.
+        conn.exec_driver_sql("BEGIN")
     try:
         yield conn
     finally:

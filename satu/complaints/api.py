@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from satu.complaints import service, workflow
+from satu.complaints.actions import OfficerAction, act
 from satu.complaints.edge import account_of, complaints_officer
 from satu.complaints.limits import check_intake_rate, client_ip
 from satu.complaints.schemas import (
@@ -143,61 +144,6 @@ def case(
 ) -> CaseOut:
     """One case with its full history (only for agencies it is routed or escalated to)."""
     return service.get_case(session=session, officer=context, report_id=report_id)
-
-
-class OfficerAction(BaseModel):
-    """An officer's action on a case."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    action: Literal[
-        "verify",
-        "postpone",
-        "reroute",
-        "archive",
-        "merge",
-        "follow_up",
-        "forward",
-        "hand_back",
-        "answer",
-        "note",
-    ]
-    agency_id: str | None = Field(None, max_length=64)
-    category_code: str | None = Field(None, max_length=40)
-    unit_id: str | None = Field(None, max_length=64)
-    into_report_id: int | None = None
-    message: str | None = Field(None, max_length=5000)
-
-
-def act(session, officer, report_id: int, body: OfficerAction) -> CaseOut:  # type: ignore[no-untyped-def]
-    """Run one officer action (shared by the API and the pages)."""
-    text = body.message or ""
-    common = {"session": session, "officer": officer, "report_id": report_id}
-    match body.action:
-        case "verify":
-            return workflow.verify(
-                **common, agency_id=body.agency_id, category_code=body.category_code
-            )
-        case "postpone":
-            return workflow.postpone(**common, message=text)
-        case "reroute":
-            return workflow.reroute(**common, agency_id=body.agency_id or "", reason=text)
-        case "archive":
-            return workflow.archive(**common, reason=text)
-        case "merge":
-            if body.into_report_id is None:
-                raise Problem("validation-error", "into_report_id: required")
-            return workflow.merge(**common, into_report_id=body.into_report_id)
-        case "follow_up":
-            return workflow.follow_up(**common, message=text)
-        case "forward":
-            return workflow.forward(**common, unit_id=body.unit_id or "", note=text)
-        case "hand_back":
-            return workflow.hand_back(**common, reason=text)
-        case "answer":
-            return workflow.answer(**common, message=text)
-        case _:
-            return workflow.note(**common, message=text)
 
 
 @router.post("/cases/{report_id}/actions")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from satu.complaints import deadlines
 from satu.complaints.calendar import local_date
 from satu.complaints.config import get_complaint_settings
-from satu.complaints.models import Category, Event, ReplyTemplate, Report
+from satu.complaints.models import Attachment, Category, Event, ReplyTemplate, Report
 from satu.complaints.notify import tell_reporter
 from satu.complaints.presenters import case_of, summary_of
 from satu.complaints.routing import agency_exists
@@ -36,7 +36,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "hand_back": ("dispositioned", "in_process"),
     "answer": ("dispositioned", "in_process"),
     "note": ("unverified", "postponed", "dispositioned", "in_process", "done", "archived"),
-    "reporter_reply": ("postponed", "dispositioned", "in_process", "done"),
+    "reporter_reply": ("unverified", "postponed", "dispositioned", "in_process", "done"),
     "rate": ("done",),
     "reopen": ("done",),
 }
@@ -169,6 +169,17 @@ def get_case(*, session: Session, officer: Officer, report_id: int) -> CaseOut:
     return case_of(session=session, report=report, today=local_date(utcnow()))
 
 
+def attachment(
+    *, session: Session, officer: Officer, report_id: int, attachment_id: int
+) -> tuple[str, str, bytes]:
+    """(filename, content type, bytes) of a case's attachment, if the officer may see the case."""
+    report = _load(session, officer, report_id)
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.report_id != report.id:
+        raise Problem("not-found", "No such attachment.")
+    return row.filename, row.content_type, row.data
+
+
 def queue(
     *,
     session: Session,
@@ -181,7 +192,7 @@ def queue(
     if not 1 <= limit <= 200 or offset < 0:
         raise Problem("validation-error", "limit must be 1..200 and offset >= 0")
     query = select(Report)
-    if officer.verifier and officer.agency_id is None:
+    if officer.verifier:
         query = query.where(Report.status == (status or "unverified"))
     elif officer.agency_id is None:
         return Page(items=[], total=0, limit=limit, offset=offset)
