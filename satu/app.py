@@ -44,6 +44,7 @@ DOMAIN_ROUTERS = (
     ("satu.portal.views", "router"),
     ("satu.complaints.api", "router"),
     ("satu.complaints.open311", "router"),
+    ("satu.complaints.views", "router"),
     ("satu.identity.api", "router"),
     ("satu.identity.views", "router"),
     ("satu.identity.account_views", "router"),
