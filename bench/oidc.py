@@ -521,7 +521,7 @@ def report(results: list[Result], cores: int, url: str, concurrency: int) -> Non
     )
     header = (
         f"{'phase':<38} {'req':>6} {'err':>4} {'req/s':>9} {'/core':>9} "
-        f"{'/CPU-s':>9} {'p50 ms':>8} {'p99 ms':>8}  vs Keycloak/vCPU"
+        f"{'/CPU-s':>9} {'p50 ms':>8} {'p99 ms':>8}  per core vs Keycloak/vCPU"
     )
     print(header)
     print("-" * len(header))
@@ -532,7 +532,8 @@ def report(results: list[Result], cores: int, url: str, concurrency: int) -> Non
         keycloak = next(
             (v for k, v in KEYCLOAK_PER_VCPU.items() if result.name.startswith(k)), None
         )
-        versus = f"{per_core / keycloak:5.1f}x ({keycloak:.0f}/s)" if keycloak else ""
+        basis = per_cpu if per_cpu is not None else per_core
+        versus = f"{basis / keycloak:5.1f}x ({keycloak:.0f}/s)" if keycloak else ""
         print(
             f"{result.name:<38} {result.requests:>6} {result.errors:>4} {result.rps:>9.1f} "
             f"{per_core:>9.1f} {per_cpu if per_cpu is not None else float('nan'):>9.1f} "
@@ -541,6 +542,12 @@ def report(results: list[Result], cores: int, url: str, concurrency: int) -> Non
     for result in results[1:]:
         share = (result.rps / cores) / healthz if healthz else 0.0
         print(f"  {result.name}: {share:.2f} x /healthz throughput")
+    print(
+        "req/s: wall clock; /core: req/s divided by the server's cores (the load generator and"
+        " the database share this machine); /CPU-s: successful requests per second of the"
+        " server process's own CPU time, i.e. what one fully used core serves; the Keycloak"
+        " comparison uses /CPU-s when it is known."
+    )
     if any(r.errors for r in results):
         print("WARNING: some requests failed; figures count only successes in /CPU-s")
     _ = statistics
