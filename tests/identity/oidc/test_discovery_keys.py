@@ -97,3 +97,49 @@ def test_verify_own_refuses_foreign_and_unsigned_tokens(db, settings) -> None:
     assert keys.verify_own(session=db, token="not-a-jwt") is None
     good = keys.sign(session=db, settings=settings, claims={"a": 1}, typ="JWT")
     assert keys.verify_own(session=db, token=good, typ="at+jwt") is None
+
+
+def test_a_changed_secret_retires_undecryptable_keys(db, settings) -> None:
+    old_kid = keys.create_key(session=db, settings=settings)
+    other = settings.model_copy(update={"secret_key": "another-secret-" + "x" * 30})
+    keys.forget_active_key()
+    keys._private_cache.clear()
+    new = keys.active_signing_key(session=db, settings=other)
+    assert new.kid != old_kid
+    old = db.get(SigningKey, old_kid)
+    assert old.retired_at is not None and old.publish_until is not None
+    assert old_kid in {k["kid"] for k in keys.jwks(session=db)["keys"]}
+
+
+def test_cli_rotates_keys_and_lists_them(db, settings, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from satu.identity.oidc import cli
+
+    class _Factory:
+        def __call__(self):
+            return db
+
+    monkeypatch.setattr(cli, "_factory", lambda: _Factory())
+    monkeypatch.setattr(cli, "transaction", _same_session)
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    runner = CliRunner()
+    first = runner.invoke(cli.app, ["rotate-keys"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli.app, ["rotate-keys"])
+    listed = runner.invoke(cli.app, ["keys"])
+    assert listed.exit_code == 0
+    assert "active" in listed.output and "retired, published until" in listed.output
+    assert second.output.split()[-1] in listed.output
+
+
+class _same_session:
+    def __init__(self, factory):
+        self.session = factory()
+
+    def __enter__(self):
+        return self.session
+
+    def __exit__(self, *exc):
+        self.session.flush()
+        return False

@@ -313,3 +313,85 @@ def test_grant_types_are_per_client(client, rp, register) -> None:
         "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x", **system.auth()}
     )
     assert response.json()["error"] == "unauthorized_client"
+
+
+def test_client_credentials_tokens_can_be_revoked_and_introspected(client, register) -> None:
+    system = register(
+        grant_types=["client_credentials"], redirect_uris=[], scopes=["update_oidc_client"]
+    )
+    token = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **system.auth()}
+    ).json()["access_token"]
+    live = client.post("/oauth/introspect", data={"token": token, **system.auth()}).json()
+    assert live["active"] is True and live["sub"] == system.client_id
+    assert client.post("/oauth/revoke", data={"token": token, **system.auth()}).status_code == 200
+    dead = client.post("/oauth/introspect", data={"token": token, **system.auth()}).json()
+    assert dead == {"active": False}
+
+
+def test_cli_creates_clients_and_rotates_secrets(db, settings, monkeypatch, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from satu.identity.oidc import cli
+    from tests.identity.oidc.support import new_key
+
+    class _Same:
+        def __init__(self, factory):
+            self.session = db
+
+        def __enter__(self):
+            return self.session
+
+        def __exit__(self, *exc):
+            self.session.flush()
+            return False
+
+    monkeypatch.setattr(cli, "_factory", lambda: None)
+    monkeypatch.setattr(cli, "transaction", _Same)
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    runner = CliRunner()
+    jwk_file = tmp_path / "key.json"
+    jwk_file.write_text(json.dumps(new_key().as_dict(private=False)))
+    created = runner.invoke(
+        cli.app,
+        [
+            "create",
+            "--name",
+            "CLI",
+            "--agency",
+            "kemenkes",
+            "--client-id",
+            "cli-rp",
+            "--redirect-uri",
+            "https://cli.example.go.id/cb",
+            "--jwks",
+            str(jwk_file),
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    assert "client_id: cli-rp" in created.output and "client_secret" not in created.output
+    bad = runner.invoke(
+        cli.app,
+        [
+            "create",
+            "--name",
+            "CLI",
+            "--agency",
+            "nope",
+            "--redirect-uri",
+            "https://cli.example.go.id/cb",
+            "--auth-method",
+            "client_secret_basic",
+        ],
+    )
+    assert bad.exit_code == 1 and "invalid_rp_id" in bad.output
+    secret = runner.invoke(cli.app, ["rotate-secret", "cli-rp"])
+    assert secret.exit_code == 0 and "client_secret:" in secret.output
+    value = secret.output.split("client_secret: ")[1].split()[0]
+    shown = runner.invoke(cli.app, ["show", "cli-rp"])
+    assert value not in shown.output and '"auth_method": "client_secret_basic"' in shown.output
+    assert "cli-rp" in runner.invoke(cli.app, ["list"]).output
+    assert runner.invoke(cli.app, ["disable", "cli-rp"]).exit_code == 0
+    assert '"status": "inactive"' in runner.invoke(cli.app, ["show", "cli-rp"]).output
