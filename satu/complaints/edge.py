@@ -47,3 +47,20 @@ def complaints_officer(request: Request, session: DbSession) -> Officer:
         account_id=context.account_id,
         agency=request.query_params.get("agency"),
     )
+
+
+@access_rule("account")
+def complaints_reporter(request: Request, session: DbSession) -> str:
+    """A signed-in resident (their account id); pages redirect to sign-in."""
+    login = identity.current_login(session=session, request=request)
+    if login is None:
+        target = request.url.path
+        raise Problem(
+            "unauthorized",
+            "Sign in to continue.",
+            status=303 if wants_html(request) else 401,
+            headers={"Location": identity.login_url(next_url=target)}
+            if wants_html(request)
+            else {},
+        )
+    return login.account_id

@@ -319,3 +319,23 @@ def report_by_token(*, session: Session, token: str) -> Report:
     if report is None:
         raise Problem("not-found", "No report has this tracking code.")
     return report
+
+
+def reports_of_account(*, session: Session, account_id: str, limit: int = 100) -> list[dict]:
+    """A signed-in reporter's own reports, newest first, with their tracking links."""
+    rows = session.scalars(
+        select(Report)
+        .where(Report.reporter_account_id == account_id)
+        .order_by(Report.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "number": r.number,
+            "title": r.title,
+            "status": r.status,
+            "updated_at": r.updated_at,
+            "track": f"/pengaduan/lacak/{r.token}",
+        }
+        for r in rows
+    ]

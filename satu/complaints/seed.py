@@ -8,6 +8,7 @@ and the classifier have substance.
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 from collections.abc import Callable
@@ -171,12 +172,18 @@ def seed_reports(
     reports: list[dict] = []
     events: list[dict] = []
 
+    postgres = session.get_bind().dialect.name == "postgresql"
+
     def flush() -> None:
         nonlocal reports, events
-        if reports:
-            session.execute(insert(Report.__table__), reports)
-        if events:
-            session.execute(insert(Event.__table__), events)
+        if postgres:
+            _copy(session, Report.__table__, reports)
+            _copy(session, Event.__table__, events)
+        else:
+            if reports:
+                session.execute(insert(Report.__table__), reports)
+            if events:
+                session.execute(insert(Event.__table__), events)
         reports, events = [], []
 
     def event(rid: int, at: datetime, kind: str, action: str, before: str | None,
@@ -250,6 +257,21 @@ def seed_reports(
             )
     session.flush()
     return written
+
+
+def _copy(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """Bulk-load rows with PostgreSQL's COPY (an order of magnitude faster than INSERT)."""
+    if not rows:
+        return
+    columns = [column.name for column in table.columns]
+    raw = session.connection().connection.driver_connection
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row[c]) if c == "detail" and row[c] is not None else row[c]
+                 for c in columns]
+            )  # fmt: skip
 
 
 def _replay(rng: random.Random, row: dict, today: date, now: datetime, event) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from satu.complaints.intake import file_report as file_report
 from satu.complaints.intake import preview as preview
 from satu.complaints.intake import public_report as public_report
 from satu.complaints.intake import report_by_token as report_by_token
+from satu.complaints.intake import reports_of_account as reports_of_account
 from satu.complaints.intake import support as support
 from satu.complaints.intake import supporter_key as supporter_key
 from satu.complaints.intake import track as track

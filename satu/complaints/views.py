@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from satu.complaints import charts, service, workflow
 from satu.complaints.actions import OfficerAction, act
-from satu.complaints.edge import account_of, complaints_officer
+from satu.complaints.edge import account_of, complaints_officer, complaints_reporter
 from satu.complaints.limits import check_intake_rate, client_ip, settings_of
 from satu.complaints.schemas import KINDS, Officer, Reporter, ReportIn
 from satu.complaints.statistics import csv_rows
@@ -214,6 +214,15 @@ def track_action(
             request, "track.html", problem.status, report=view, token=token, error=problem.detail
         )
     return RedirectResponse(f"/pengaduan/lacak/{token}", status_code=303)
+
+
+@router.get("/pengaduan/saya", response_class=HTMLResponse)
+def my_reports(
+    request: Request, session: DbSession, account_id: Annotated[str, Depends(complaints_reporter)]
+) -> HTMLResponse:
+    """A signed-in reporter's reports and where each stands (in-app updates)."""
+    reports = service.reports_of_account(session=session, account_id=account_id)
+    return _page(request, "mine.html", reports=reports)
 
 
 @router.get("/pengaduan/statistik", response_class=HTMLResponse, dependencies=[Depends(public)])

@@ -220,3 +220,19 @@ def test_officers_see_only_their_agency_and_act_with_csrf(client: TestClient, db
     assert no_csrf.status_code == 403
     api = client.get(f"/api/v1/complaints/cases/{row.id}")
     assert api.status_code == 200 and api.json()["reporter_name"] is None
+
+
+def test_signed_in_reporters_see_their_reports(client: TestClient, db: Session) -> None:
+    assert (
+        client.get(
+            "/pengaduan/saya", headers={"accept": "text/html"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    officer_client(client, db, 9104, "officer", DUKCAPIL)
+    token = token_of(client, "/pengaduan/baru")
+    client.post("/pengaduan/baru", data={**FORM, "csrf_token": token, "step": "submit"})
+    row = db.scalars(select(Report).where(Report.title == FORM["title"])).one()
+    assert row.reporter_account_id is not None
+    mine = client.get("/pengaduan/saya")
+    assert mine.status_code == 200 and row.number in mine.text
