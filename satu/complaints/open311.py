@@ -415,6 +415,14 @@ def _status_notes(session: Session, report: Report) -> str:
     return redact(latest.body, names) if latest else ""
 
 
+def _memo(session: Session, kind: str, key: str | None, compute: Any) -> Any:
+    """Remember names within one request (a listing repeats the same agencies and places)."""
+    cache = session.info.setdefault("open311_names", {})
+    if (kind, key) not in cache:
+        cache[(kind, key)] = compute()
+    return cache[(kind, key)]
+
+
 def _request_entry(session: Session, report: Report) -> dict[str, Any]:
     service = session.get(Service, report.service_code)
     names = [report.reporter_name] if report.reporter_name else []
@@ -426,14 +434,25 @@ def _request_entry(session: Session, report: Report) -> dict[str, Any]:
         "service_name": service.name if service else report.service_code,
         "service_code": report.service_code,
         "description": redact(report.body, names),
-        "agency_responsible": agency_name(session=session, agency_id=report.agency_id) or "",
+        "agency_responsible": _memo(
+            session,
+            "agency",
+            report.agency_id,
+            lambda: agency_name(session=session, agency_id=report.agency_id) or "",
+        ),
         "service_notice": "",
         "requested_datetime": _iso(report.created_at),
         "updated_datetime": _iso(report.updated_at),
         "expected_datetime": _iso(datetime.combine(expected, time(17), JAKARTA))
         if expected
         else None,
-        "address": report.address or region_name(session=session, code=report.region_code) or "",
+        "address": report.address
+        or _memo(
+            session,
+            "region",
+            report.region_code,
+            lambda: region_name(session=session, code=report.region_code) or "",
+        ),
         "address_id": report.region_code or "",
         "zipcode": "",
         "lat": report.latitude,
