@@ -220,6 +220,18 @@ def test_officers_see_only_their_agency_and_act_with_csrf(client: TestClient, db
     assert no_csrf.status_code == 403
     api = client.get(f"/api/v1/complaints/cases/{row.id}")
     assert api.status_code == 200 and api.json()["reporter_name"] is None
+    # A cross-site form cannot send JSON: the cookie-authenticated JSON API refuses other types.
+    forged = client.post(
+        f"/api/v1/complaints/cases/{row.id}/actions",
+        content=b'{"action": "note", "message": "dari situs lain"}',
+        headers={"content-type": "text/plain"},
+    )
+    assert forged.status_code in (415, 422)
+    noted = client.post(
+        f"/api/v1/complaints/cases/{row.id}/actions",
+        json={"action": "note", "message": "catatan lewat API"},
+    )
+    assert noted.status_code == 200 and noted.json()["events"][-1]["body"] == "catatan lewat API"
 
 
 def test_signed_in_reporters_see_their_reports(client: TestClient, db: Session) -> None:
