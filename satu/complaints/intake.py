@@ -15,6 +15,7 @@ from satu.complaints import classifier, deadlines
 from satu.complaints.attachments import clean_attachment
 from satu.complaints.config import get_complaint_settings
 from satu.complaints.models import Attachment, Category, Event, Report, Service, Support
+from satu.complaints.notify import tell_reporter
 from satu.complaints.presenters import public_report_of
 from satu.complaints.routing import find_duplicate, route
 from satu.complaints.schemas import FiledReport, Preview, PublicReport, Reporter, ReportIn
@@ -237,6 +238,7 @@ def file_report(
         duplicate.supporters += 1
         duplicate.updated_at = now
     session.flush()
+    tell_reporter(session=session, report=report, action="filed")
     publish(
         session,
         "complaints.report_filed",

@@ -9,6 +9,7 @@ from satu.core.config import get_settings
 from satu.core.notify import send_message
 
 _SUBJECTS = {
+    "filed": "Laporan Anda telah diterima",
     "verify": "Laporan Anda telah diverifikasi dan diteruskan",
     "postpone": "Laporan Anda memerlukan keterangan tambahan",
     "reroute": "Laporan Anda dialihkan ke instansi yang berwenang",

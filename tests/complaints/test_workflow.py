@@ -149,6 +149,8 @@ def test_follow_up_answer_rate_closes(
     assert statistics.agency_on_time(session=db, agency_id=DUKCAPIL)["on_time"] >= 1
     messages = outbox_for(session=db, recipient="meutia@example.id")
     assert any("menjawab" in m.subject for m in messages)
+    assert any("diterima" in m.subject for m in messages)
+    assert all(filed.token in m.body for m in messages)
 
 
 def test_reopen_only_once(db: Session, file: Callable[..., FiledReport], verifier: Officer) -> None:
