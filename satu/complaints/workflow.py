@@ -538,6 +538,18 @@ def reply_templates(*, session: Session, agency_id: str | None) -> list[dict[str
     return [{"id": str(r.id), "title": r.title, "body": r.body} for r in rows]
 
 
+def add_reply_template(*, session: Session, officer: Officer, title: str, body: str) -> int:
+    """An agency adds a reply template of its own; returns its id."""
+    if officer.agency_id is None:
+        raise Problem("forbidden", "Only an agency's officers add its templates.")
+    row = ReplyTemplate(
+        agency_id=officer.agency_id, title=_text(title, "title")[:200], body=_text(body, "body")
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 # --- reporter actions ----------------------------------------------------------------------
 
 

@@ -323,3 +323,15 @@ def test_transitions_out_of_order_are_conflicts(
         getattr(workflow, action)(session=db, officer=gov, report_id=filed.id, **kwargs)
     assert caught.value.status == 409
     assert db.scalars(select(Report.status).where(Report.id == filed.id)).one() == status
+
+
+def test_agencies_keep_their_own_reply_templates(db: Session) -> None:
+    own = workflow.add_reply_template(
+        session=db, officer=officer(DUKCAPIL), title="Blangko tersedia", body="Silakan datang."
+    )
+    mine = workflow.reply_templates(session=db, agency_id=DUKCAPIL)
+    theirs = workflow.reply_templates(session=db, agency_id=DINSOS)
+    assert str(own) in [t["id"] for t in mine] and str(own) not in [t["id"] for t in theirs]
+    assert len(theirs) >= 3  # the shared ones
+    with pytest.raises(Problem):
+        workflow.add_reply_template(session=db, officer=officer(DUKCAPIL), title="", body="x")
