@@ -72,6 +72,7 @@ class Places:
         self.weights = [max(pop, 1) for _, pop in regencies]
         self.governments: dict[str, str] = {}
         self.units: dict[str, bool] = {}
+        self.parents: dict[str, str | None] = {}
         self.session = session
 
     def pick(self) -> tuple[str, str]:
@@ -85,6 +86,13 @@ class Places:
             agency = satudata.agency_for_region(session=self.session, region_code=code)
             self.governments[code] = agency.id
         return self.governments[code]
+
+    def parent(self, agency_id: str) -> str | None:
+        """The agency directly above `agency_id` in the registry (cached)."""
+        if agency_id not in self.parents:
+            chain = satudata.agency_ancestors(session=self.session, agency_id=agency_id)
+            self.parents[agency_id] = chain[-1].id if chain else None
+        return self.parents[agency_id]
 
     def agency(self, service: Service, district: str) -> str:
         """Where `routing.route` sends this service at this place (rules aside)."""
@@ -237,7 +245,7 @@ def seed_reports(
             "settle_due": None, "autoclose_due": None, "on_time": None,
         }  # fmt: skip
         event(rid, created, "reporter", "filed", None, "unverified", agency)
-        _replay(rng, row, today, now, event)
+        _replay(rng, row, today, now, event, places.parent)
         reports.append(row)
         written += 1
         if len(reports) >= BATCH:
@@ -274,7 +282,7 @@ def _copy(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no
             )  # fmt: skip
 
 
-def _replay(rng: random.Random, row: dict, today: date, now: datetime, event) -> None:  # type: ignore[no-untyped-def]
+def _replay(rng: random.Random, row: dict, today: date, now: datetime, event, parent_of) -> None:  # type: ignore[no-untyped-def]
     """Walk a seeded report through the workflow as far as its age allows."""
     rid, agency = row["id"], row["agency_id"]
     created_day = local_date(row["created_at"])
@@ -315,8 +323,7 @@ def _replay(rng: random.Random, row: dict, today: date, now: datetime, event) ->
     if slow and answer_day > row["settle_due"] and rng.random() < 0.5:
         level_day = row["settle_due"] + timedelta(days=1)
         if level_day < today:
-            parent = agency.rsplit(".", 1)[0] if agency.count(".") >= 2 else None
-            target = parent or "ombudsman"
+            target = parent_of(agency) or "ombudsman"
             row.update(escalation_level=1, escalated_to=target, on_time=False)
             event(rid, _at(level_day, rng), "system", "escalate", "in_process", "in_process",
                   agency, public=False, detail={"level": 1, "to": target})  # fmt: skip

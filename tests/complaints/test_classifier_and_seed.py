@@ -29,6 +29,13 @@ def seeded(db: Session) -> Iterator[int]:
     classifier.forget(session=db)
 
 
+def workflow_parent(db: Session, agency_id: str) -> str | None:
+    from satu.satudata import service as satudata
+
+    chain = satudata.agency_ancestors(session=db, agency_id=agency_id)
+    return chain[-1].id if chain else None
+
+
 def test_tokens_are_indonesian_aware() -> None:
     assert tokens("Pelayanan KTP-el yang sangat lambat, dan blangkonya HABIS!!") == [
         "layan",
@@ -64,6 +71,12 @@ def test_seed_writes_realistic_routed_history(db: Session, seeded: int) -> None:
     seeded_rows = select(func.count()).select_from(Report).where(Report.routing_note == "seed")
     assert db.scalar(seeded_rows.where(Report.rating.is_not(None))) > 0
     assert db.scalar(seeded_rows.where(Report.escalation_level > 0)) > 0
+    escalated = db.scalars(
+        select(Report).where(Report.routing_note == "seed", Report.escalation_level > 0).limit(20)
+    ).all()
+    for report in escalated:
+        parent = workflow_parent(db, report.agency_id)
+        assert report.escalated_to == (parent or "ombudsman")
     assert db.scalar(seeded_rows.where(Report.on_time.is_(True))) > 0
     assert db.scalar(seeded_rows.where(Report.closed_at.is_not(None))) > 0
 
