@@ -5,29 +5,42 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from satu.core.config import Settings, get_settings
 from satu.core.db import make_sessionmaker, transaction
 from satu.identity import service
+from satu.identity.models import Account, Resident, RoleGrant
 from tests.identity.conftest import resident_data
+
+_created: list[str] = []
 
 
 @pytest.fixture
 def cli_env(
-    settings: Settings, reference_data: None, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, engine: Engine, reference_data: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     monkeypatch.setenv("SATU_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("SATU_DATA_DIR", str(settings.data_dir))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    # The commands commit: remove what they made so later tests see the database as before.
+    with transaction(make_sessionmaker(engine)) as session:
+        ids = list(session.scalars(select(Account.id).where(Account.resident_nik.in_(_created))))
+        session.execute(delete(RoleGrant).where(RoleGrant.account_id.in_(ids)))
+        session.execute(delete(Account).where(Account.id.in_(ids)))
+        session.execute(delete(Resident).where(Resident.nik.in_(_created)))
+    _created.clear()
 
 
 def _committed_resident(engine: Engine) -> str:
     with transaction(make_sessionmaker(engine)) as session:
-        return service.register_resident(session=session, data=resident_data()).nik
+        nik = service.register_resident(session=session, data=resident_data()).nik
+    _created.append(nik)
+    return nik
 
 
 def test_create_admin_and_add_officer(engine: Engine, cli_env: None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -61,14 +61,22 @@ def test_seeding_again_never_reuses_a_nik(db: Session) -> None:
 
 def test_seed_command(settings, engine, reference_data, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from satu.cli import app
+    from satu.core.db import make_sessionmaker, transaction
 
     monkeypatch.setenv("SATU_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("SATU_DATA_DIR", str(settings.data_dir))
     get_settings.cache_clear()
+    with transaction(make_sessionmaker(engine)) as session:
+        before = set(session.scalars(select(Resident.nik)))
     try:
         result = CliRunner().invoke(app, ["identity", "seed", "--residents", "50", "--seed", "3"])
     finally:
         get_settings.cache_clear()
+        # The command commits: remove its residents so later tests see the database as before.
+        with transaction(make_sessionmaker(engine)) as session:
+            added = set(session.scalars(select(Resident.nik))) - before
+            session.execute(delete(Resident).where(Resident.nik.in_(added)))
+    assert len(added) >= 50
     assert result.exit_code == 0, result.output
     assert "rows/s" in result.output
     assert os.environ.get("SATU_DATABASE_URL") == settings.database_url
