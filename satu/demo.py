@@ -223,6 +223,7 @@ def demo(
     for note in demo_notes():
         console.print(note, highlight=False)
     console.print(f"Serving on {base_url} — press Ctrl+C to stop.", highlight=False)
-    if "SATU_LOG_JSON" not in os.environ:  # a person is watching: plain log lines
-        settings = settings.model_copy(update={"log_json": False})
+    if "SATU_LOG_JSON" not in os.environ and "SATU_LOG_LEVEL" not in os.environ:
+        # A person is watching: plain text, warnings and errors only (the links are above).
+        settings = settings.model_copy(update={"log_json": False, "log_level": "WARNING"})
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
