@@ -105,49 +105,62 @@ def _names(session: Session, agency_ids: list[str]) -> dict[str, str]:
 def compute(*, session: Session, now: datetime | None = None) -> Statistics:
     """Compute every figure now (no cache)."""
     now = now or utcnow()
-    totals = session.execute(
+    # One pass over the table for totals and the status/kind/category/province breakdowns.
+    on_time_flag = case((Report.on_time.is_(True), 1), else_=0)
+    groups = session.execute(
         select(
+            Report.status,
+            Report.kind,
+            Report.category_code,
+            Report.province_code,
             func.count(),
             func.count(Report.answered_at),
-            func.sum(case((Report.on_time.is_(True), 1), else_=0)),
+            func.sum(on_time_flag),
             func.count(Report.rating),
-            func.avg(Report.rating),
-        )
-    ).one()
-    total, answered, on_time, rated, mean_rating = totals
-    statuses = session.execute(
-        select(Report.status, func.count()).group_by(Report.status).order_by(Report.status)
+            func.sum(Report.rating),
+        ).group_by(Report.status, Report.kind, Report.category_code, Report.province_code)
     ).all()
-    kinds = session.execute(
-        select(Report.kind, func.count()).group_by(Report.kind).order_by(Report.kind)
-    ).all()
+    total = answered = on_time = rated = rating_sum = 0
+    by: dict[str, dict[str, int]] = {"status": {}, "kind": {}, "category": {}, "province": {}}
+    for status, kind, category, province, n, n_answered, n_on_time, n_rated, n_sum in groups:
+        total += n
+        answered += n_answered or 0
+        on_time += n_on_time or 0
+        rated += n_rated or 0
+        rating_sum += n_sum or 0
+        for name, key in (("status", status), ("kind", kind), ("category", category)):
+            by[name][key] = by[name].get(key, 0) + n
+        if province is not None:
+            by["province"][province] = by["province"].get(province, 0) + n
+    mean_rating = rating_sum / rated if rated else None
+
+    def ranked(counts: dict[str, int], by_key: bool = False) -> list[tuple[str, int]]:
+        if by_key:
+            return sorted(counts.items())
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    statuses = ranked(by["status"], by_key=True)
+    kinds = ranked(by["kind"], by_key=True)
+    categories = ranked(by["category"])
+    provinces = ranked(by["province"])
     category_names = dict(session.execute(select(Category.code, Category.name)).all())
-    categories = session.execute(
-        select(Report.category_code, func.count())
-        .group_by(Report.category_code)
-        .order_by(func.count().desc())
-    ).all()
-    provinces = session.execute(
-        select(Report.province_code, func.count())
-        .where(Report.province_code.is_not(None))
-        .group_by(Report.province_code)
-        .order_by(func.count().desc())
-    ).all()
     province_names = {}
     for code, _ in provinces:
         if satudata.is_region(session=session, code=code):
             province_names[code] = satudata.get_region(session=session, code=code).name
     since = (now - timedelta(days=366)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if session.get_bind().dialect.name == "postgresql":
-        month = func.to_char(func.timezone("UTC", Report.created_at), "YYYY-MM")
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        month = func.date_trunc("month", func.timezone("UTC", Report.created_at))
     else:
         month = func.strftime("%Y-%m", Report.created_at)
-    months = session.execute(
+    month_rows = session.execute(
         select(month, func.count())
         .where(Report.created_at >= since)
         .group_by(month)
         .order_by(month)
     ).all()
+    months = [(m.strftime("%Y-%m") if postgres else m, c) for m, c in month_rows]
     agencies = session.execute(
         select(
             Report.agency_id,
@@ -163,11 +176,11 @@ def compute(*, session: Session, now: datetime | None = None) -> Statistics:
     agency_names = _names(session, [row[0] for row in agencies])
     return Statistics(
         generated_at=now,
-        total=total or 0,
-        answered=answered or 0,
-        on_time_rate=round((on_time or 0) / answered, 4) if answered else None,
+        total=total,
+        answered=answered,
+        on_time_rate=round(on_time / answered, 4) if answered else None,
         median_days_to_answer=_median_days(session),
-        rated=rated or 0,
+        rated=rated,
         mean_rating=round(float(mean_rating), 2) if mean_rating is not None else None,
         by_status=[Count(key=s, label=s, count=c) for s, c in statuses],
         by_kind=[Count(key=k, label=k, count=c) for k, c in kinds],
