@@ -112,7 +112,6 @@ def metadata(request: Request) -> dict[str, Any]:
         "claims_locales_supported": ["id"],
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
-        "service_documentation": url("/docs/identity"),
     }
 
 
