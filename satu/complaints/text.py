@@ -66,8 +66,10 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lowercase, strip punctuation, drop stop words, stem affixes."""
-    lowered = unicodedata.normalize("NFKD", text.lower())
-    lowered = "".join(ch for ch in lowered if not unicodedata.combining(ch))
+    lowered = text.lower()
+    if not lowered.isascii():
+        lowered = unicodedata.normalize("NFKD", lowered)
+        lowered = "".join(ch for ch in lowered if not unicodedata.combining(ch))
     out = []
     for word in _WORD.findall(lowered):
         for part in word.split("-"):
@@ -82,9 +84,15 @@ def fingerprint(text: str) -> str:
     return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
+@lru_cache(maxsize=20_000)
+def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens of a text (cached: recent reports are compared again and again)."""
+    return frozenset(tokens(text))
+
+
 def similarity(first: str, second: str) -> float:
     """Jaccard similarity of token sets (0..1)."""
-    a, b = set(tokens(first)), set(tokens(second))
+    a, b = token_set(first), token_set(second)
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
