@@ -13,7 +13,7 @@ from satu.core.auth import public
 from satu.core.db import DbSession
 from satu.identity import service as identity
 from satu.identity.audit import client_ip
-from satu.identity.oidc import authorize, keys, tokens
+from satu.identity.oidc import authorize, keys, revocation, tokens
 from satu.identity.oidc.access import (
     ClientAuth,
     bearer_token,
@@ -303,7 +303,7 @@ def revoke(
     try:
         if not value:
             raise OAuthError("invalid_request", "token is required.")
-        grant_id = tokens.revoke_token(
+        grant_id = revocation.revoke_token(
             session=session,
             settings=settings_of(request),
             client=auth.client,
@@ -339,7 +339,7 @@ def introspect(
     value = auth.form.get("token")
     if not value:
         return OAuthError("invalid_request", "token is required.").response()
-    body = tokens.introspect(
+    body = revocation.introspect(
         session=session,
         settings=settings_of(request),
         client=auth.client,

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from satu.core.auth import public
@@ -19,10 +18,9 @@ from satu.identity import service as identity
 from satu.identity.access import require_account
 from satu.identity.audit import client_ip
 from satu.identity.oidc import authorize as az
-from satu.identity.oidc import keys, tokens
+from satu.identity.oidc import consents, keys, revocation, tokens
 from satu.identity.oidc.clients import active_client
-from satu.identity.oidc.models import Client, Consent
-from satu.identity.oidc.schemas import ConsentOut
+from satu.identity.oidc.models import Client
 from satu.identity.oidc.scopes import SCOPE_DESCRIPTIONS, USER_SCOPES
 from satu.identity.oidc.util import epoch, settings_of
 from satu.identity.schemas import LoginInfo
@@ -300,7 +298,7 @@ def _do_logout(
             headers={"Cache-Control": "no-store"},
         )
     if login is not None:
-        tokens.revoke_session_grants(session=session, login_session_id=login.login_session_id)
+        revocation.revoke_session_grants(session=session, login_session_id=login.login_session_id)
         identity.logout(session=session, request=request, response=response)
         _audit(
             session,
@@ -366,37 +364,12 @@ async def logout_post(request: Request, session: DbSession, _: None = Depends(pu
 # --- the resident's consents ------------------------------------------------------------------
 
 
-def list_consents(*, session: Session, account_id: str) -> list[ConsentOut]:
-    """The resident's standing consents, newest first."""
-    rows = session.scalars(
-        select(Consent)
-        .where(Consent.account_id == account_id, Consent.withdrawn_at.is_(None))
-        .order_by(Consent.granted_at.desc())
-    )
-    result = []
-    for row in rows:
-        client = session.get(Client, row.client_id)
-        if client is None:
-            continue
-        result.append(
-            ConsentOut(
-                client_id=client.client_id,
-                client_name=client.name,
-                agency_id=client.agency_id,
-                agency_name=_agency_name(session, client.agency_id),
-                scopes=list(row.scopes),
-                granted_at=row.granted_at,
-            )
-        )
-    return result
-
-
 @router.get("/akun/persetujuan")
 def consents_page(
     request: Request, session: DbSession, login: LoginInfo = Depends(require_account)
 ) -> Response:
     """The services the resident shares data with, each with a way to withdraw."""
-    consents = list_consents(session=session, account_id=login.account_id)
+    standing = consents.list_consents(session=session, account_id=login.account_id)
     return render(
         request,
         "identity/oidc/consents.html",
@@ -406,7 +379,7 @@ def consents_page(
                     **c.model_dump(),
                     "data_items": [SCOPE_DESCRIPTIONS[s] for s in USER_SCOPES if s in c.scopes],
                 }
-                for c in consents
+                for c in standing
             ],
             "withdrawn": request.query_params.get("dicabut") == "1",
             "csrf_input": csrf_input(request),
@@ -424,7 +397,7 @@ async def withdraw_consent(
     client_id = form.get("client_id")
     if not isinstance(client_id, str) or not client_id:
         return _error_page(request, "Choose a service.")
-    withdrawn = withdraw(session=session, account_id=login.account_id, client_id=client_id)
+    withdrawn = consents.withdraw(session=session, account_id=login.account_id, client_id=client_id)
     if not withdrawn:
         return _error_page(request, "There is no consent for that service.", status=404)
     _audit(
@@ -435,26 +408,3 @@ async def withdraw_consent(
         f"client:{client_id}",
     )
     return _redirect("/akun/persetujuan?dicabut=1")
-
-
-def withdraw(*, session: Session, account_id: str, client_id: str) -> bool:
-    """Withdraw a standing consent and revoke the client's tokens for this resident."""
-    rows = list(
-        session.scalars(
-            select(Consent).where(
-                Consent.account_id == account_id,
-                Consent.client_id == client_id,
-                Consent.withdrawn_at.is_(None),
-            )
-        )
-    )
-    if not rows:
-        return False
-    now = utcnow()
-    for row in rows:
-        row.withdrawn_at = now
-    tokens.revoke_client_grants(
-        session=session, account_id=account_id, client_id=client_id, reason="consent-withdrawn"
-    )
-    session.flush()
-    return True
