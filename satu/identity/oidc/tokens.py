@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from satu.core.config import Settings
 from satu.core.db import utcnow
+from satu.identity import service as identity
 from satu.identity.oidc import keys
 from satu.identity.oidc.errors import OAuthError
 from satu.identity.oidc.models import (
@@ -361,6 +362,10 @@ def refresh(
         raise OAuthError("invalid_grant", "The refresh token has been revoked.")
     if row.expires_at <= now:
         raise OAuthError("invalid_grant", "The refresh token has expired.")
+    account = identity.find_account(session=session, account_id=grant.account_id or "")
+    if account is None or account.status != "active":
+        revoke_grant(session=session, grant_id=grant.id, reason="account-inactive")
+        raise OAuthError("invalid_grant", "The account is no longer active.")
     if grant.dpop_jkt and jkt != grant.dpop_jkt:
         raise OAuthError("invalid_dpop_proof", "A DPoP proof with the bound key is required.")
     scopes = grant.scope.split()

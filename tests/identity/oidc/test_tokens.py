@@ -395,3 +395,14 @@ def test_cli_creates_clients_and_rotates_secrets(db, settings, monkeypatch, tmp_
     assert "cli-rp" in runner.invoke(cli.app, ["list"]).output
     assert runner.invoke(cli.app, ["disable", "cli-rp"]).exit_code == 0
     assert '"status": "inactive"' in runner.invoke(cli.app, ["show", "cli-rp"]).output
+
+
+def test_refresh_stops_when_the_account_is_disabled(client, db, signed_in, rp, tokens_for):
+    body = tokens_for(rp, scope="openid offline_access")
+    identity.set_account_status(
+        session=db, account_id=signed_in["account_id"], status="disabled", actor="test"
+    )
+    db.commit()
+    response = _refresh(client, rp, body["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert _userinfo(client, body["access_token"]).status_code == 401
