@@ -43,6 +43,13 @@ KINDS = (("complaint", 80), ("aspiration", 10), ("information", 7), ("whistleblo
 SMS = {" yang ": " yg ", " tidak ": " tdk ", " sudah ": " sdh ", " belum ": " blm ",
        " dengan ": " dgn ", " untuk ": " utk "}  # fmt: skip
 BATCH = 5000
+VAGUE_SHARE = 0.08
+VAGUE_TITLES = ("Pelayanan sangat lambat", "Mohon bantuan", "Petugas tidak ramah", "Keluhan")
+VAGUE_PROBLEMS = (
+    "Pelayanan di kantor dekat {place} sangat lambat dan petugasnya tidak ramah.",
+    "Sudah lama mengurus tetapi tidak selesai dan tidak ada kepastian dari petugas.",
+    "Saya diminta bolak-balik membawa berkas yang sama tanpa penjelasan.",
+)
 HORIZON_DAYS = 540
 
 Progress = Callable[[int, int], None]
@@ -114,6 +121,10 @@ class Places:
 def _text(rng: random.Random, service_code: str, place: str) -> tuple[str, str]:
     titles, problems = PROBLEMS[service_code]
     fill = {"place": place, "weeks": rng.randint(2, 12), "times": rng.randint(2, 6)}
+    if rng.random() < VAGUE_SHARE:
+        # Some people write only that "the service is bad": no service words at all. The
+        # history keeps the service the verifier settled on, so the classifier meets them too.
+        titles, problems = VAGUE_TITLES, VAGUE_PROBLEMS
     parts = [
         rng.choice(OPENERS),
         rng.choice(problems),
