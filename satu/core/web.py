@@ -67,15 +67,32 @@ def page_context(request: Request) -> dict[str, Any]:
             for code in LOCALES
         ],
         "request_id": getattr(request.state, "request_id", ""),
+        "site_links": _site_links(request),
     }
+
+
+def _site_links(request: Request) -> list[dict[str, str]]:
+    """The header's links to the main sections, for the sections this app serves."""
+    links = [("/pengaduan", gettext_("Complaints")), ("/akun", gettext_("My account"))]
+    return [{"url": url, "label": label} for url, label in links if has_page(request, url)]
+
+
+def _get_paths(request: Request) -> frozenset[str]:
+    """Every path the app serves with GET, collected again only when routes are added."""
+    routes = request.app.router.routes
+    cached = getattr(request.app.state, "satu_get_paths", None)
+    if cached is None or cached[0] != len(routes):
+        paths = frozenset(
+            route.path for route in iter_route_contexts(routes) if "GET" in (route.methods or ())
+        )
+        cached = (len(routes), paths)
+        request.app.state.satu_get_paths = cached
+    return cached[1]
 
 
 def has_page(request: Request, path: str) -> bool:
     """True when the app serves a GET route at exactly `path` (to link only to pages that exist)."""
-    for route in iter_route_contexts(request.app.router.routes):
-        if route.path == path and "GET" in (route.methods or ()):
-            return True
-    return False
+    return path in _get_paths(request)
 
 
 def render(

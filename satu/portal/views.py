@@ -33,6 +33,23 @@ def _tools(request: Request) -> list[Tool]:
                 "See whether a population identity number (NIK) is well formed and what it says."
             ),
         ),
+        Tool(
+            path="/pengaduan/baru",
+            title=gettext_("Report a problem with a public service"),
+            summary=gettext_(
+                "Tell the government what went wrong; your report goes to the agency responsible."
+            ),
+        ),
+        Tool(
+            path="/pengaduan/lacak",
+            title=gettext_("Track a report"),
+            summary=gettext_("Follow your report with its number or tracking link."),
+        ),
+        Tool(
+            path="/pengaduan/statistik",
+            title=gettext_("Complaint statistics"),
+            summary=gettext_("How many reports each agency receives and answers on time."),
+        ),
     ]
     return [tool for tool in candidates if has_page(request, tool.path)]
 

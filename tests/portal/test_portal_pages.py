@@ -279,8 +279,17 @@ def test_the_real_app_links_the_tools_it_serves(client: TestClient, app: FastAPI
 
     request = Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
     _, page = get_page(client, "/")
-    for path in ("/wilayah", "/nik"):
+    for path in ("/wilayah", "/nik", "/pengaduan/baru", "/pengaduan/lacak", "/pengaduan/statistik"):
         assert (path in page.links) == has_page(request, path)
+
+
+def test_the_header_links_the_main_sections_on_every_page(client: TestClient) -> None:
+    for path in ("/", "/tentang", "/wilayah"):
+        _, page = get_page(client, path)
+        assert "/pengaduan" in page.links and "/akun" in page.links
+    english = client.get("/?lang=en").text
+    assert ">Complaints</a>" in english and ">My account</a>" in english
+    assert ">Pengaduan</a>" in client.get("/?lang=id").text
 
 
 def test_has_page_matches_only_get_routes_at_that_exact_path(app: FastAPI) -> None:
