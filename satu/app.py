@@ -23,6 +23,7 @@ from satu.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from satu.core.ops import router as ops_router
+from satu.core.ratelimit import RateLimits
 from satu.core.web import STATIC_DIR, make_templates, render_error_page
 
 PACKAGE_DIR = Path(__file__).parent
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine or make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.metrics = Metrics()
+    app.state.rate_limits = RateLimits.from_settings(settings)
     app.state.templates = make_templates(DOMAIN_TEMPLATE_DIRS)
     app.state.render_error_page = render_error_page
 

@@ -1,57 +1,23 @@
-"""Flood protection: a sliding one-hour window per IP address, account and API key.
+"""Flood protection: a moving one-hour window per IP address, account and API key.
 
-Counters live in the process (one per worker); with N workers a source gets at most N times
-the limit, which still stops floods. A shared store can replace `RateLimiter` later.
+Counters live in the shared store of `satu.core.ratelimit` (Redis when `SATU_REDIS_URL` is
+set), so every worker on every machine enforces the same limit.
 """
 
 from __future__ import annotations
-
-import threading
-import time
-from collections import deque
 
 from fastapi import Request
 
 from satu.complaints.config import ComplaintSettings, get_complaint_settings
 from satu.core.errors import Problem
+from satu.core.ratelimit import RateLimits
 
-WINDOW_SECONDS = 3600.0
-
-
-class RateLimiter:
-    """Count events per key in a sliding window."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, limit: int, now: float | None = None) -> int | None:
-        """Record one event; None when allowed, else the seconds until the next is allowed."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - WINDOW_SECONDS:
-                hits.popleft()
-            if len(hits) >= limit:
-                return int(hits[0] + WINDOW_SECONDS - now) + 1
-            hits.append(now)
-            if len(self._hits) > 100_000:
-                self._evict(now)
-            return None
-
-    def _evict(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - WINDOW_SECONDS]:
-            del self._hits[key]
+NAMESPACE = "complaints-intake"
 
 
-def limiter_of(request: Request) -> RateLimiter:
-    """The application's limiter (created on first use)."""
-    state = request.app.state
-    limiter = getattr(state, "complaints_limiter", None)
-    if limiter is None:
-        limiter = RateLimiter()
-        state.complaints_limiter = limiter
-    return limiter
+def limiter_of(request: Request) -> RateLimits:
+    """The application's shared rate limits."""
+    return request.app.state.rate_limits
 
 
 def settings_of(request: Request) -> ComplaintSettings:
@@ -79,7 +45,7 @@ def check_intake_rate(
     if account_id:
         checks.append((f"account:{account_id}", settings.rate_per_account_per_hour))
     for key, limit in checks:
-        wait = limiter.hit(key, limit)
+        wait = limiter.hit(NAMESPACE, key, limit)
         if wait is not None:
             raise Problem(
                 "rate-limited",

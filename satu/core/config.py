@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "", description="Signs CSRF tokens; empty: a random key kept in var_dir"
     )
+    redis_url: str = Field(
+        "",
+        description="Shared store for rate limits (redis://host:port/db); empty: per process",
+    )
 
     @field_validator("default_locale")
     @classmethod
