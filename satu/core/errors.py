@@ -8,6 +8,7 @@ a generic 500 that never carries a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,16 @@ PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
 _BY_STATUS: dict[int, ProblemType] = {}
 for _t in _TYPES:
     _BY_STATUS.setdefault(_t.status, _t)
+
+
+_NIK_RUN = re.compile(r"(?<!\d)(\d{6})\d{10}(?!\d)")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,}")
+
+
+def masked_path(path: str) -> str:
+    """A path safe to log or echo: 16-digit runs (NIKs) masked, long opaque tokens cut."""
+    path = _NIK_RUN.sub(lambda m: m.group(1) + "**********", path)
+    return _LONG_TOKEN.sub(lambda m: m.group(0)[:6] + "…", path)
 
 
 def problem_type_uri(slug: str) -> str:
@@ -116,7 +127,7 @@ def problem_response(request: Request, problem: Problem) -> Response:
         renderer = getattr(request.app.state, "render_error_page", None)
         if renderer is not None:
             return renderer(request, problem, headers)
-    body = problem.to_dict(instance=request.url.path)
+    body = problem.to_dict(instance=masked_path(request.url.path))
     if request_id:
         body["request_id"] = request_id
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
@@ -157,7 +168,7 @@ def _log_unexpected(request: Request) -> None:
     log.exception(
         "unhandled error",
         extra={
-            "path": request.url.path,
+            "path": masked_path(request.url.path),
             "method": request.method,
             "request_id": getattr(request.state, "request_id", None),
         },

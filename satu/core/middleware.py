@@ -13,11 +13,18 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from satu.core.config import Settings
-from satu.core.errors import PROBLEM_JSON, PROBLEM_TYPES, problem_type_uri
+from satu.core.errors import PROBLEM_JSON, PROBLEM_TYPES, masked_path, problem_type_uri
 from satu.core.logging import request_id_var
 
 log = logging.getLogger("satu.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _logged_path(scope: Scope) -> str:
+    """The route template when a route matched (no NIKs or tokens), else the masked path."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template or masked_path(scope["path"])
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -59,7 +66,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _logged_path(scope),
                     "status": status["code"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

@@ -74,9 +74,18 @@ def read(
 
 
 @router.get("/residents/{nik}/family", response_model=list[FamilyMember])
-def family(nik: str, session: DbSession, officer: OfficerContext = REGISTRAR) -> list[FamilyMember]:
-    """Everyone on the resident's family card."""
+def family(
+    nik: str, request: Request, session: DbSession, officer: OfficerContext = REGISTRAR
+) -> list[FamilyMember]:
+    """Everyone on the resident's family card (every read is audited)."""
     resident = residents.get_resident(session=session, nik=_nik_path(nik))
+    record_audit(
+        session=session,
+        actor=f"account:{officer.account_id}",
+        action="resident.family_read",
+        target=f"resident:{nik[:6]}**********",
+        ip=client_ip(request),
+    )
     return residents.family_members(session=session, kk_number=resident.kk_number)
 
 

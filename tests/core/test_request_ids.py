@@ -97,7 +97,7 @@ def test_access_log_is_json_with_request_id(
     line = access[-1]
     assert line["request_id"] == "log-check-5"
     assert line["method"] == "GET"
-    assert line["path"] == "/api/v1/_probe/items/5"
+    assert line["path"] == "/api/v1/_probe/items/{item_id}"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float | int)
     assert line["level"] == "info"
@@ -151,3 +151,20 @@ def test_exceptions_are_logged_as_one_json_line() -> None:
     text = JsonFormatter().format(record)
     assert "\n" not in text
     assert "ValueError" in json.loads(text)["exception"]
+
+
+def test_logs_and_problem_instance_never_carry_a_full_nik(
+    probe_client: TestClient, json_logs: LogCapture
+) -> None:
+    nik = "3201014508900001"
+    assert probe_client.get(f"/api/v1/nik/{nik}").status_code < 500
+    assert probe_client.get(f"/api/v1/_probe/items/{nik}").status_code == 200
+    for path in (f"/api/v1/x/{nik}/{'a' * 40}", f"/api/v1/_probe/items/{nik}x"):
+        response = probe_client.get(path)
+        assert response.status_code in {404, 422}
+        assert response.json()["instance"].startswith("/api/v1/")
+        assert nik not in response.text
+        assert "a" * 40 not in response.text
+    assert json_logs.records()
+    assert nik not in json_logs.stream.getvalue()
+    assert "a" * 40 not in json_logs.stream.getvalue()

@@ -51,6 +51,9 @@ def test_register_read_family_and_death(client: TestClient, db: Session, new_res
     assert service.list_audit(session=db, action="resident.read", actor=f"account:{officer_id}")
     family = client.get(f"/api/v1/identity/residents/{nik}/family")
     assert [m["nik"] for m in family.json()] == [nik]
+    assert service.list_audit(
+        session=db, action="resident.family_read", actor=f"account:{officer_id}"
+    )
     dead = client.post(f"/api/v1/identity/residents/{nik}/death", json={"died_on": "2025-01-02"})
     assert dead.status_code == 200 and dead.json()["status"] == "deceased"
 
