@@ -58,15 +58,16 @@ async def oauth_form(request: Request) -> dict[str, str]:
 
 
 def token_audiences(request: Request, path: str) -> set[str]:
-    """The audiences a client assertion may name: our issuer or the endpoint it is sent to."""
+    """The audiences a client assertion may name: our issuer or the configured endpoint URL.
+
+    Never the URL the request arrived at: that follows the client-controlled Host header.
+    """
     settings = settings_of(request)
-    own = str(request.url.replace(query="", fragment=""))
     return {
         issuer_of(settings),
         issuer_of(settings) + "/",
         endpoint(settings, path),
         endpoint(settings, "/oauth/token"),
-        own,
     }
 
 

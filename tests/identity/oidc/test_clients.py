@@ -97,6 +97,13 @@ def test_private_key_jwt_with_token_endpoint_or_issuer_audience(client, machine)
         assert response.status_code == 200, response.text
 
 
+def test_audience_from_the_host_header_is_refused(client, machine) -> None:
+    spoofed = "http://attacker.example/oauth/token"
+    response = _cc(client, machine.auth(aud=spoofed), headers={"Host": "attacker.example"})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+
+
 @pytest.mark.parametrize(
     "make",
     [
