@@ -25,6 +25,7 @@ from satu.core.middleware import (
 from satu.core.ops import router as ops_router
 from satu.core.ratelimit import RateLimits
 from satu.core.web import STATIC_DIR, make_templates, render_error_page
+from satu.exchange.xroad import install_xroad_errors
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -35,6 +36,7 @@ DOMAIN_MODEL_MODULES = (
     "satu.identity.models",
     "satu.identity.oidc.models",
     "satu.complaints.models",
+    "satu.exchange.models",
 )
 
 # Each domain's routers, in the order they are mounted: (module, attribute).
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.render_error_page = render_error_page
 
     install_error_handlers(app)
+    install_xroad_errors(app)
     app.include_router(ops_router)
     for module_name, attribute in DOMAIN_ROUTERS:
         app.include_router(getattr(importlib.import_module(module_name), attribute))
