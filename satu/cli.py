@@ -10,6 +10,7 @@ from satu.core.config import get_settings
 from satu.core.db import make_engine
 from satu.core.migrations import upgrade
 from satu.demo import demo
+from satu.exchange.cli import app as exchange_app
 from satu.identity.cli import app as identity_app
 from satu.satudata.cli import app as data_app
 
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(identity_app, name="identity")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(exchange_app, name="exchange")
 app.command("demo")(demo)
 
 
