@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         "",
         description="Shared store for rate limits (redis://host:port/db); empty: per process",
     )
+    exchange_instance: str = Field(
+        "ID", pattern=r"^[A-Za-z0-9_.-]{1,50}$", description="X-Road instance identifier"
+    )
 
     @field_validator("default_locale")
     @classmethod
