@@ -1,0 +1,7 @@
+"""GovStack IM Configuration Management API (placeholder, filled in below)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["exchange configuration"])
