@@ -7,8 +7,9 @@ library: verify the exchange gateway's signature on every request, sign every an
   a body, `content-digest` (RFC 9530, checked against the bytes received). `created` must be
   recent and the `nonce` unseen: a replayed request is refused.
 - Answers are signed with the provider's own key (label `satu`), covering `@status`,
-  `content-type`, `content-digest` and the request's `@method` and `@target-uri` (`;req`), so an
-  answer cannot be passed off as the answer to another request.
+  `content-type`, `content-digest` and the request's `X-Road-Id` and `X-Road-Request-Id`, echoed
+  back, so an answer cannot be passed off as the answer to another call. (RFC 9421's `;req`
+  components would bind it too, but the gateway verifies answers without the request.)
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 log = logging.getLogger(__name__)
 
 LABEL = "satu"
-# The answer's signature covers these (content-type only when the answer has one).
-RESPONSE_COMPONENTS = ("@status", "content-digest", '"@method";req', '"@target-uri";req')
+# The answer's signature covers these, and each of ECHOED and content-type it carries.
+RESPONSE_COMPONENTS = ("@status", "content-digest")
+# Request headers echoed in the answer (and covered): they tie the answer to the call.
+ECHOED = ("x-road-id", "x-road-request-id")
 
 
 # --- keys --------------------------------------------------------------------------------------
@@ -385,23 +388,19 @@ class ResponseSigner:
 
     def sign(self, response: ResponseView, body: bytes) -> None:
         """Add Content-Digest, Signature-Input and Signature to the answer's headers."""
+        for name in ECHOED:
+            value = response.request.headers.get(name)
+            del response.headers[name]
+            if value is not None and value.isprintable() and len(value) <= 200:
+                response.headers[name] = value
         components = list(RESPONSE_COMPONENTS)
-        if "content-type" in response.headers:
-            components.insert(1, "content-type")
-        for attempt in (components, [c for c in components if not c.endswith(";req")]):
-            del response.headers["content-digest"]
-            try:
-                self.signer.sign(
-                    response,
-                    key_id=self.key.key_id,
-                    label=LABEL,
-                    nonce=secrets.token_urlsafe(16),
-                    covered_component_ids=attempt,
-                    body=body,
-                )
-                return
-            except HTTPMessageSignaturesException:
-                # A request the library cannot read (a malformed target) is refused; its
-                # refusal is still signed, without the request's components.
-                if attempt is not components:
-                    raise
+        components += [n for n in ("content-type", *ECHOED) if n in response.headers]
+        del response.headers["content-digest"]
+        self.signer.sign(
+            response,
+            key_id=self.key.key_id,
+            label=LABEL,
+            nonce=secrets.token_urlsafe(16),
+            covered_component_ids=components,
+            body=body,
+        )

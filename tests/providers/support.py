@@ -26,7 +26,13 @@ from starlette.routing import Route
 
 from satu.providers.signing import b64url, raw_public
 
-REQUEST_COMPONENTS = ("@method", "@target-uri", "content-digest", "x-road-client")
+REQUEST_COMPONENTS = (
+    "@method",
+    "@target-uri",
+    "content-digest",
+    "x-road-client",
+    "x-road-request-id",
+)
 
 
 def free_port() -> int:
@@ -107,7 +113,11 @@ def signed_request(
         url,
         json=json,
         content=content,
-        headers={"X-Road-Client": "ID/GOV/dinsos-bdg/bansos", **(headers or {})},
+        headers={
+            "X-Road-Client": "ID/GOV/dinsos-bdg/bansos",
+            "X-Road-Request-Id": secrets.token_hex(8),
+            **(headers or {}),
+        },
     )
     body = request.read()
     signer = HTTPMessageSigner(
@@ -141,6 +151,6 @@ def verify_answer(response: httpx.Response, *, key_id: str, public_key: Any) -> 
     results = verifier.verify(
         response,
         body=response.content,
-        require_components=("@status", "content-digest", '"@method";req', '"@target-uri";req'),
+        require_components=("@status", "content-digest", "x-road-request-id"),
     )
     return results[0].covered_components
