@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from satu.core.config import Settings, get_settings
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.identity import service as identity
-from satu.providers.config import ProviderSettings, get_provider_settings
+from satu.providers.config import ProviderSettings as ProviderSettings
+from satu.providers.config import get_provider_settings as get_provider_settings
 from satu.providers.door import SignedExchangeDoor
 from satu.providers.dtks import registry as dtks_registry
 from satu.providers.dtks.app import create_dtks_app
