@@ -8,6 +8,7 @@ import time
 
 import typer
 
+from satu.core.config import get_settings
 from satu.providers import service as providers
 
 commands = typer.Typer()
@@ -40,7 +41,7 @@ def serve(
         raise typer.Exit(1) from exc
     prov = providers.get_provider_settings()
     for server in servers:
-        typer.echo(f"{server.name}: {server.url} (trusts the keys at {prov.jwks(_core())})")
+        typer.echo(f"{server.name}: {server.url} (trusts the keys at {prov.jwks(get_settings())})")
     try:
         while all(s.thread.is_alive() for s in servers):
             time.sleep(0.5)
@@ -49,12 +50,6 @@ def serve(
     finally:
         for server in servers:
             server.stop()
-
-
-def _core():  # type: ignore[no-untyped-def]
-    from satu.core.config import get_settings
-
-    return get_settings()
 
 
 @group.command("keys")
