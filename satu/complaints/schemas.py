@@ -230,11 +230,17 @@ class Page(BaseModel):
 
 
 class Officer(BaseModel):
-    """Who acts on a case: an account, its agency (None for platform verifiers) and role."""
+    """Who acts on a case: an account, the agency it acts for, and its rights.
+
+    `verifier`: may verify, postpone and archive (its agency's cases, or every case when
+    `national`). `national`: the national view of every case, only for a verifier at the
+    platform agency or an admin (see `service.officer_for`).
+    """
 
     account_id: str
     agency_id: str | None
     verifier: bool = False
+    national: bool = False
 
 
 class Suggestion(BaseModel):
