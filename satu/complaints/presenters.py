@@ -20,6 +20,24 @@ from satu.complaints.text import redact
 from satu.satudata import service as satudata
 
 ANONYMOUS_LABEL = "Anonim"
+PUBLIC_COORDINATE_DECIMALS = 3  # about 110 m of latitude: the street, not the house
+
+
+def public_location(report: Report) -> tuple[str | None, float | None, float | None]:
+    """(address, latitude, longitude) as the public may see them.
+
+    Anonymous and whistle-blowing reports publish neither an address nor coordinates (a
+    place can name the person); other reports publish coordinates rounded to about 100 m and
+    the address with the reporter's personal data redacted. The region code stays public.
+    """
+    if report.anonymous or report.kind == "whistleblowing":
+        return None, None, None
+
+    def rounded(value: float | None) -> float | None:
+        return round(value, PUBLIC_COORDINATE_DECIMALS) if value is not None else None
+
+    address = redact(report.address, _names(report)) if report.address else None
+    return address, rounded(report.latitude), rounded(report.longitude)
 
 
 def region_name(*, session: Session, code: str | None) -> str | None:

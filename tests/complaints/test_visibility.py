@@ -96,9 +96,7 @@ def _queued(db: Session, who: Officer, ours: set[int]) -> set[int]:
     for status in STATUSES:
         offset = 0
         while True:
-            page = workflow.queue(
-                session=db, officer=who, status=status, limit=200, offset=offset
-            )
+            page = workflow.queue(session=db, officer=who, status=status, limit=200, offset=offset)
             seen |= {item.id for item in page.items}
             offset += 200
             if offset >= page.total:
