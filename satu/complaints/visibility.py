@@ -73,9 +73,7 @@ def _build(session: Session, officer: Officer) -> Scope:
     own = officer.agency_id
     below = descendants(session=session, agency_id=own)
     supervised = frozenset(
-        session.scalars(
-            select(Category.code).where(Category.ministry_id.in_({own} | below))
-        ).all()
+        session.scalars(select(Category.code).where(Category.ministry_id.in_({own} | below))).all()
     )
     terms: list[tuple[Term, ...]] = [
         (("agency_id", "in", frozenset({own})),),
