@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from satu.complaints import deadlines, visibility
 from satu.complaints.calendar import local_date
 from satu.complaints.config import get_complaint_settings
+from satu.complaints.intake import add_supporter
 from satu.complaints.models import Attachment, Category, Event, ReplyTemplate, Report
 from satu.complaints.notify import tell_reporter
 from satu.complaints.presenters import case_of, summary_of
@@ -322,7 +323,7 @@ def merge(
     report.duplicate_of_id = original.id
     report.archive_reason = f"merged into {original.number}"
     report.closed_at = now
-    original.supporters += 1
+    add_supporter(session=session, report=original, now=now)
     _record(
         session,
         report,
