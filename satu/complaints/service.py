@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from satu.complaints.config import get_complaint_settings
+from satu.complaints.demo import demo_notes as demo_notes
+from satu.complaints.demo import seed_demo as seed_demo
 from satu.complaints.intake import check_service as check_service
 from satu.complaints.intake import file_report as file_report
 from satu.complaints.intake import preview as preview
