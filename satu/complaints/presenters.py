@@ -17,6 +17,7 @@ from satu.complaints.schemas import (
     PublicReport,
 )
 from satu.complaints.text import redact
+from satu.identity import service as identity
 from satu.satudata import service as satudata
 
 ANONYMOUS_LABEL = "Anonim"
@@ -138,6 +139,7 @@ def summary_of(report: Report, today: date) -> CaseSummary:
         status=report.status,
         agency_id=report.agency_id,
         escalation_level=report.escalation_level,
+        assignee_id=report.assignee_id,
         created_at=report.created_at,
         due=due_of(report),
         overdue=is_overdue(report, today),
@@ -147,6 +149,15 @@ def summary_of(report: Report, today: date) -> CaseSummary:
 
 def _names(report: Report) -> list[str]:
     return [report.reporter_name] if report.reporter_name else []
+
+
+def _assignee_name(session: Session, report: Report) -> str | None:
+    if not report.assignee_id or not report.agency_id:
+        return None
+    for colleague in identity.agency_officers(session=session, agency_id=report.agency_id):
+        if colleague.account_id == report.assignee_id:
+            return colleague.name
+    return None  # no longer an active officer there: the id is still shown
 
 
 def case_of(*, session: Session, report: Report, today: date) -> CaseOut:
@@ -190,6 +201,8 @@ def case_of(*, session: Session, report: Report, today: date) -> CaseOut:
         agency_name=agency_name(session=session, agency_id=report.agency_id),
         escalation_level=report.escalation_level,
         escalated_to=report.escalated_to,
+        assignee_id=report.assignee_id,
+        assignee_name=_assignee_name(session, report),
         suggested_category=report.suggested_category,
         suggested_service=report.suggested_service,
         suggestion_confidence=report.suggestion_confidence,

@@ -182,6 +182,8 @@ class CaseOut(BaseModel):
     agency_name: str | None = None
     escalation_level: int
     escalated_to: str | None
+    assignee_id: str | None = None
+    assignee_name: str | None = None
     suggested_category: str | None
     suggested_service: str | None
     suggestion_confidence: float | None
@@ -214,6 +216,7 @@ class CaseSummary(BaseModel):
     status: str
     agency_id: str | None
     escalation_level: int
+    assignee_id: str | None = None
     created_at: datetime
     due: date | None
     overdue: bool

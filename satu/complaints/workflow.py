@@ -153,12 +153,14 @@ def queue(
     session: Session,
     officer: Officer,
     status: str | None = None,
+    mine: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
     """The officer's queue: the cases `can_see` allows, by default those awaiting them.
 
-    Verifiers start with unverified reports, agencies with their open and answered cases.
+    Verifiers start with unverified reports, agencies with their open and answered cases;
+    `mine` keeps the cases assigned to the officer (by default those still open).
     """
     if not 1 <= limit <= 200 or offset < 0:
         raise Problem("validation-error", "limit must be 1..200 and offset >= 0")
@@ -166,8 +168,14 @@ def queue(
         raise Problem("validation-error", f"status: one of {', '.join(STATUSES)}")
     scope = visibility.scope_of(session=session, officer=officer)
     query = select(Report).where(visibility.condition(scope))
+    if mine:
+        query = query.where(Report.assignee_id == officer.account_id)
     if status:
         query = query.where(Report.status == status)
+    elif mine:
+        query = query.where(
+            Report.status.in_(("unverified", "postponed", "dispositioned", "in_process"))
+        )
     elif officer.verifier:
         query = query.where(Report.status == "unverified")
     else:
@@ -202,6 +210,8 @@ def verify(
         if session.get(Category, category_code) is None:
             raise Problem("validation-error", f"category_code: unknown {category_code!r}")
         report.category_code = category_code
+    if target != report.agency_id:
+        report.assignee_id = None
     report.agency_id = target
     report.verified_at = now
     report.followup_due = deadlines.followup_due(now)
@@ -261,6 +271,7 @@ def reroute(
         raise Problem("validation-error", "agency_id: the case is already with this agency")
     previous = report.agency_id
     report.agency_id = agency_id
+    report.assignee_id = None
     report.escalation_level = 0
     report.escalated_to = None
     if report.status == "unverified":
@@ -386,6 +397,7 @@ def forward(
         raise Problem("validation-error", "unit_id: not a sub-unit of the responsible agency")
     previous = report.agency_id
     report.agency_id = unit_id
+    report.assignee_id = None
     report.followup_due = deadlines.followup_due(now)
     _record(
         session,
@@ -418,6 +430,7 @@ def hand_back(
     body = _text(reason, "reason")
     previous = report.agency_id
     report.verify_due = deadlines.verify_due(now)
+    report.assignee_id = None
     report.escalation_level = 0
     report.escalated_to = None
     _record(
