@@ -23,6 +23,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("complaints_report") as batch:
+    # No table copy on SQLite (other tables reference complaints_report): SQLite 3.35+ drops
+    # an unindexed column in place.
+    with op.batch_alter_table("complaints_report", recreate="never") as batch:
         batch.drop_index(batch.f("ix_complaints_report_assignee_id"))
         batch.drop_column("assignee_id")
