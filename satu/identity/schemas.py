@@ -195,3 +195,30 @@ class SeedResult(BaseModel):
     @property
     def rows_per_second(self) -> float:
         return self.residents / self.seconds if self.seconds > 0 else 0.0
+
+
+class AccessTokenInfo(BaseModel):
+    """A valid access token issued by Satu's provider, as another domain may rely on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    agency_id: str
+    scopes: list[str]
+    # The pairwise subject of the resident the token speaks for; None for client_credentials.
+    subject: str | None = None
+    expires_at: datetime
+    # The DPoP key thumbprint (`cnf.jkt`) when the token is DPoP-bound: the caller must then
+    # check a DPoP proof made with that key.
+    jkt: str | None = None
+
+
+class ConsentInfo(BaseModel):
+    """A resident's standing consent to share data with one client (service) of an agency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    consent_id: str
+    client_id: str
+    scopes: list[str]
+    granted_at: datetime

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy.orm import Session
 
+from satu.core.config import Settings, get_settings
 from satu.core.errors import Problem
 from satu.identity.accounts import AccountError as AccountError
 from satu.identity.accounts import account_for_nik as account_for_nik
@@ -30,7 +31,9 @@ from satu.identity.residents import nik_mismatches as nik_mismatches
 from satu.identity.residents import record_death as record_death
 from satu.identity.residents import register_resident as register_resident
 from satu.identity.schemas import ACR_LEVELS, ACR_PWD, ACR_PWD_TOTP
+from satu.identity.schemas import AccessTokenInfo as AccessTokenInfo
 from satu.identity.schemas import AccountOut as AccountOut
+from satu.identity.schemas import ConsentInfo as ConsentInfo
 from satu.identity.schemas import LoginInfo as LoginInfo
 from satu.identity.schemas import ResidentIn as ResidentIn
 from satu.identity.schemas import ResidentOut as ResidentOut
@@ -83,3 +86,28 @@ def acr_satisfies(have: str, want: str | None) -> bool:
     if want is None or want not in ACR_LEVELS:
         return True
     return ACR_LEVELS.index(have) >= ACR_LEVELS.index(want) if have in ACR_LEVELS else False
+
+
+# The provider (satu.identity.oidc) imports this module, so its functions are imported late.
+
+
+def verify_access_token(
+    *,
+    session: Session,
+    token: str,
+    audience: str | None = None,
+    settings: Settings | None = None,
+) -> AccessTokenInfo | None:
+    """The facts of a live Satu access token (signature, exp, iss, typ, revocation), else None."""
+    from satu.identity.oidc.tokens import access_token_info
+
+    return access_token_info(
+        session=session, settings=settings or get_settings(), token=token, audience=audience
+    )
+
+
+def consent_for_agency(*, session: Session, nik: str, agency_id: str) -> ConsentInfo | None:
+    """The resident's newest standing consent to an active client of this agency, else None."""
+    from satu.identity.oidc.consents import consent_for_agency as newest_consent
+
+    return newest_consent(session=session, nik=nik, agency_id=agency_id)

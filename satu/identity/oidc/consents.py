@@ -6,9 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from satu.core.db import utcnow
+from satu.identity import service as identity
 from satu.identity.oidc import revocation
 from satu.identity.oidc.models import Client, Consent
 from satu.identity.oidc.schemas import ConsentOut
+from satu.identity.schemas import ConsentInfo
 from satu.satudata import service as satudata
 
 
@@ -63,3 +65,30 @@ def withdraw(*, session: Session, account_id: str, client_id: str) -> bool:
     )
     session.flush()
     return True
+
+
+def consent_for_agency(*, session: Session, nik: str, agency_id: str) -> ConsentInfo | None:
+    """The newest standing consent of the resident (by NIK) to an active client of the agency."""
+    account = identity.account_for_nik(session=session, nik=nik)
+    if account is None:
+        return None
+    row = session.scalars(
+        select(Consent)
+        .join(Client, Client.client_id == Consent.client_id)
+        .where(
+            Consent.account_id == account.id,
+            Client.agency_id == agency_id,
+            Client.status == "active",
+            Consent.withdrawn_at.is_(None),
+        )
+        .order_by(Consent.granted_at.desc(), Consent.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return ConsentInfo(
+        consent_id=str(row.id),
+        client_id=row.client_id,
+        scopes=list(row.scopes),
+        granted_at=row.granted_at,
+    )

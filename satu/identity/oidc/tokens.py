@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -44,6 +44,7 @@ from satu.identity.oidc.util import (
     sha256_b64url,
     sha256_hex,
 )
+from satu.identity.schemas import AccessTokenInfo
 
 CODE_TTL = timedelta(seconds=60)
 ACCESS_TOKEN_TTL = timedelta(minutes=5)
@@ -467,6 +468,37 @@ def validate_access_token(*, session: Session, settings: Settings, token: str) -
     if grant is None or grant.revoked_at is not None:
         return None
     return AccessInfo(claims, grant.id, grant.client_id, grant.account_id, scopes, jkt)
+
+
+def access_token_info(
+    *, session: Session, settings: Settings, token: str, audience: str | None = None
+) -> AccessTokenInfo | None:
+    """A live access token's facts for another domain, or None (also for an inactive client).
+
+    With `audience`, the token's `aud` must name it. A DPoP-bound token comes back with its
+    `jkt`: the caller must still check the request's DPoP proof against it.
+    """
+    if not token or len(token) > 8192:
+        return None
+    info = validate_access_token(session=session, settings=settings, token=token)
+    if info is None:
+        return None
+    aud = info.claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if audience is not None and audience not in audiences:
+        return None
+    client = session.get(Client, info.client_id)
+    if client is None or client.status != "active":
+        return None
+    subject = info.claims.get("sub") if info.account_id is not None else None
+    return AccessTokenInfo(
+        client_id=client.client_id,
+        agency_id=client.agency_id,
+        scopes=list(info.scopes),
+        subject=subject if isinstance(subject, str) else None,
+        expires_at=datetime.fromtimestamp(int(info.claims["exp"]), UTC),
+        jkt=info.jkt,
+    )
 
 
 def get_grant(*, session: Session, grant_id: str) -> Grant | None:
