@@ -54,6 +54,9 @@ DOMAIN_ROUTERS = (
     ("satu.identity.oidc.api", "router"),
     ("satu.identity.oidc.views", "router"),
     ("satu.identity.oidc.client_mgmt", "router"),
+    ("satu.exchange.pubsub_api", "router"),
+    ("satu.exchange.tracker_api", "router"),
+    ("satu.exchange.views", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.
