@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
 os.environ.setdefault("SATU_ARGON2_MEMORY_KIB", "64")
 os.environ.setdefault("SATU_ARGON2_TIME_COST", "1")
 
@@ -164,9 +167,6 @@ class Recorder:
 @contextmanager
 def subscriber_backend(status: int = 200) -> Iterator[tuple[str, Recorder]]:
     """A real HTTP server on loopback answering `status` to every POST and recording it."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
-
     recorder = Recorder(status)
     app = FastAPI()
 
