@@ -10,6 +10,7 @@ JSON API of the delivery queue (dead letters, re-queue).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -67,7 +68,21 @@ def pubsub_client(request: Request, session: DbSession) -> SubsystemInfo:
 
 
 Caller = Annotated[SubsystemInfo, Depends(pubsub_client)]
-EventTypeName = Annotated[str, Path(pattern=EVENT_TYPE_PATTERN, max_length=100)]
+_EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
+
+
+def event_type_of(eventType: Annotated[str, Path()]) -> str:
+    """The path's event type name, refused the X-Road way when malformed."""
+    if not _EVENT_TYPE.match(eventType):
+        raise XRoadError(
+            "Client.BadRequest",
+            "eventType must be 1-100 letters, digits, '.', '_' or '-', starting with one "
+            "letter or digit.",
+        )
+    return eventType
+
+
+EventTypeName = Annotated[str, Depends(event_type_of)]
 
 
 def _room(
@@ -206,7 +221,7 @@ def event_status(
     room: Room,
     session: DbSession,
     eventType: EventTypeName,
-    eventId: Annotated[str, Path(max_length=36)],
+    eventId: str,
 ) -> JSONResponse:
     _owner_only(room, caller)
     status = pubsub.event_status(
@@ -221,7 +236,7 @@ def delete_event(
     room: Room,
     session: DbSession,
     eventType: EventTypeName,
-    eventId: Annotated[str, Path(max_length=36)],
+    eventId: str,
 ) -> Response:
     _owner_only(room, caller)
     pubsub.cancel_event(session=session, publisher=room, event_type=eventType, event_id=eventId)
@@ -308,7 +323,7 @@ def confirm_event(
     room: Room,
     session: DbSession,
     eventType: EventTypeName,
-    eventId: Annotated[str, Path(max_length=36)],
+    eventId: str,
 ) -> Response:
     pubsub.acknowledge(
         session=session, publisher=room, event_type=eventType, subscriber=caller, event_id=eventId

@@ -354,6 +354,16 @@ def test_publish_bad_paths(client: TestClient, room: Room) -> None:
     assert bad_json.status_code in (400, 422)
     bad_nik = _publish(client, room, BIRTH, **{"X-Road-UserId": "ID123"})
     _xroad_error(bad_nik, 400, "Client.MissingUserId")
+    bad_type = client.post(
+        f"{room.base}/pub/v1/bad%20type!",
+        json={"eventType": "x", "event": {}},
+        headers=room.pub_headers,
+    )
+    _xroad_error(bad_type, 400, "Client.BadRequest")
+    long_id = client.get(
+        f"{room.base}/pub/v1/birth-registered/{'x' * 500}", headers=room.pub_headers
+    )
+    _xroad_error(long_id, 404, "Client.NotFound")
     missing = client.get(
         f"{room.base}/pub/v1/birth-registered/0d7c0c1e-0000-4000-8000-000000000000",
         headers=room.pub_headers,

@@ -357,3 +357,74 @@ def test_concurrent_workers_never_claim_the_same_delivery(
     if factory.kw["bind"].dialect.name == "postgresql":
         # FOR UPDATE SKIP LOCKED: workers take different rows at the same time.
         assert sum(1 for worker in claimed if worker) >= 2
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_grants_lists_and_requeues(
+    db: Session,
+    session_factory: sessionmaker[Session],
+    parties: tuple[ExchangeClient, ExchangeClient],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    from typer.testing import CliRunner
+
+    from satu.cli import app as cli_app
+    from satu.exchange import pubsub_cli
+
+    monkeypatch.setattr(pubsub_cli, "_factory", lambda: session_factory)
+    publisher, subscriber = parties
+    runner = CliRunner()
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    added = runner.invoke(
+        cli_app,
+        [
+            "exchange",
+            "events",
+            "add-type",
+            publisher.xroad_id,
+            "address-changed",
+            "--schema",
+            schema,
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    dup = runner.invoke(
+        cli_app,
+        [
+            "exchange",
+            "events",
+            "add-type",
+            publisher.xroad_id,
+            "address-changed",
+            "--schema",
+            schema,
+        ],
+    )
+    assert dup.exit_code == 1 and "Client.Conflict" in dup.output
+    args = ["exchange", "events", "grant", publisher.xroad_id, "address-changed"]
+    granted = runner.invoke(cli_app, [*args, subscriber.xroad_id])
+    assert granted.exit_code == 0 and "granted" in granted.output
+    unknown = runner.invoke(cli_app, [*args, "ID/GOV/nobody/x"])
+    assert unknown.exit_code != 0
+    pubsub.subscribe(
+        session=db,
+        publisher=publisher.subsystem,
+        event_type="address-changed",
+        subscriber=subscriber.subsystem,
+        item=SubscriptionIn(delivery="PUSH", pushUrl="http://127.0.0.1:9/hook"),
+    )
+    db.commit()
+    _publish(db, publisher)
+    ran = runner.invoke(cli_app, ["exchange", "events", "deliver", "--once", "--max-attempts", "1"])
+    assert ran.exit_code == 0 and "dead 1" in ran.output, ran.output
+    listed = runner.invoke(cli_app, ["exchange", "events", "dead"])
+    assert "1 dead deliveries" in listed.output
+    assert runner.invoke(cli_app, ["exchange", "events", "requeue"]).exit_code != 0
+    requeued = runner.invoke(cli_app, ["exchange", "events", "requeue", "--all"])
+    assert "1 deliveries re-queued" in requeued.output
+    status = runner.invoke(cli_app, ["exchange", "events", "status"])
+    assert "pending: 1" in status.output and "dead: 0" in status.output
