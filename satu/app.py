@@ -54,6 +54,8 @@ DOMAIN_ROUTERS = (
     ("satu.identity.oidc.api", "router"),
     ("satu.identity.oidc.views", "router"),
     ("satu.identity.oidc.client_mgmt", "router"),
+    # The exchange gateway's catch-all /r1/{path:path} must stay last.
+    ("satu.exchange.gateway", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.
