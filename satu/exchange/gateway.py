@@ -252,7 +252,7 @@ def _check_call(session: Session, state: GatewayState, request: Request, call: C
     except BadIdentifier as exc:
         raise XRoadError("Client.BadRequest", f"Malformed service identifier: {exc}") from None
     call.service_text = str(service_id)
-    consumer = consumer_auth.authenticate_consumer(session=session, request=request)
+    consumer = _authenticate(state, session, request)
     call.consumer = consumer
     call.client_text = consumer.xroad_id
     retry = state.limits.hit(consumer.xroad_id, consumer.rate_limit_per_minute)
@@ -294,7 +294,14 @@ def _check_call(session: Session, state: GatewayState, request: Request, call: C
     if service.personal_data:
         call.nik = lawful.subject_nik(session=session, user_id=user_id)
         basis = lawful.lawful_basis(
-            session=session, service=service, consumer=consumer, nik=call.nik, purpose=call.purpose
+            session=session,
+            service=service,
+            consumer=consumer,
+            nik=call.nik,
+            purpose=call.purpose,
+            find_mandate=lambda **kw: _cached(
+                state, ("mandate", *sorted(kw.items())), session, _mandate, kw
+            ),
         )
         call.basis = str(basis)
     else:
@@ -321,6 +328,23 @@ def _check_call(session: Session, state: GatewayState, request: Request, call: C
                 "Client.InvalidSignature", f"Request signature refused: {exc.reason}"
             ) from None
     call.outgoing = _outgoing(session, state, call)
+
+
+def _authenticate(state: GatewayState, session: Session, request: Request) -> SubsystemInfo:
+    """The consumer; a token + X-Road-Client pair that passed stays trusted for CACHE_SECONDS
+    (so a revoked token or disabled subsystem is refused within that time)."""
+    authorization = request.headers.get("authorization") or ""
+    claimed = request.headers.get("x-road-client") or ""
+    key = ("consumer", hashlib.sha256(f"{authorization}\n{claimed}".encode()).digest())
+    consumer = state.cache.get(key)
+    if consumer is _MISS:
+        consumer = consumer_auth.authenticate_consumer(session=session, request=request)
+        state.cache.put(key, consumer)
+    return consumer
+
+
+def _mandate(session: Session, kw: dict[str, Any]) -> Any:
+    return registry.find_mandate(session=session, **kw)
 
 
 def _resolve_service(session: Session, service_id: Any) -> ServiceInfo | None:
