@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -362,3 +363,42 @@ def test_request_hash_is_sha512_of_head_and_body(world: World) -> None:
     assert response.status_code == 200
     digest = base64.b64decode(response.headers["x-road-request-hash"])
     assert len(digest) == hashlib.sha512().digest_size
+
+
+def test_independent_library_verifies_the_gateways_signatures(world: World) -> None:
+    from tests.exchange.test_signatures_npm import SIGCHECK, jwk_of, verify_with_node
+
+    node = shutil.which("node")
+    if node is None or not (SIGCHECK / "node_modules" / "http-message-signatures").is_dir():
+        pytest.skip("node or the sigcheck packages are missing (see test_signatures_npm)")
+    headers = world.headers(**{"X-Road-UserId": f"ID{world.nik_consented}"})
+    response = httpx.get(world.url("persons", f"/persons/{world.nik_consented}"), headers=headers)
+    assert response.status_code == 200
+    seen = world.provider_seen[-1]
+    forwarded = {k.decode().lower(): v.decode() for k, v in seen["headers"]}
+
+    def key_of(signature_input: str) -> dict:
+        key_id = signature_input.split('keyid="', 1)[1].split('"', 1)[0]
+        with transaction(make_sessionmaker(world.engine)) as session:
+            info = keys.public_key(session=session, key_id=key_id)
+        assert info is not None
+        return jwk_of(key_id, info.public_key)
+
+    cases = [
+        {
+            "kind": "request",
+            "method": "GET",
+            "url": seen["url"],
+            "headers": forwarded,
+            "body_b64": "",
+            "jwk": key_of(forwarded["signature-input"]),
+        },
+        {
+            "kind": "response",
+            "status": 200,
+            "headers": dict(response.headers.items()),
+            "body_b64": base64.b64encode(response.content).decode(),
+            "jwk": key_of(response.headers["signature-input"]),
+        },
+    ]
+    assert [r["ok"] for r in verify_with_node(node, cases)] == [True, True]
