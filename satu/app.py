@@ -60,6 +60,8 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.pubsub_api", "router"),
     ("satu.exchange.tracker_api", "router"),
     ("satu.exchange.views", "router"),
+    # The exchange gateway's catch-all /r1/{path:path} must stay last.
+    ("satu.exchange.gateway", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.

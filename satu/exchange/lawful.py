@@ -11,12 +11,15 @@ purpose (registry).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session
 
 from satu.core.nik import InvalidNik, parse_nik
-from satu.exchange.schemas import ServiceInfo, SubsystemInfo
+from satu.exchange import registry
+from satu.exchange.schemas import MandateInfo, ServiceInfo, SubsystemInfo
 from satu.exchange.xroad import XRoadError
 from satu.identity import service as identity
 from satu.satudata import service as satudata
@@ -86,15 +89,17 @@ def lawful_basis(
     consumer: SubsystemInfo,
     nik: str,
     purpose: str,
+    find_mandate: Callable[..., MandateInfo | None] | None = None,
 ) -> LawfulBasis:
-    """The consent or mandate that allows this call; Client.NoLawfulBasis when neither."""
-    from satu.exchange import registry
+    """The consent or mandate that allows this call; Client.NoLawfulBasis when neither.
 
+    `find_mandate` replaces the registry lookup (the gateway passes a briefly cached one).
+    """
     consent = identity.consent_for_agency(session=session, nik=nik, agency_id=consumer.agency_id)
     if consent is not None:
         return LawfulBasis("consent", consent.consent_id)
-    mandate = registry.find_mandate(
-        session=session,
+    lookup = find_mandate or partial(registry.find_mandate, session=session)
+    mandate = lookup(
         service_id=service.id,
         client_member_class=consumer.member_class,
         client_member_code=consumer.member_code,
