@@ -455,6 +455,14 @@ def test_events_about_a_resident_reach_only_subscribers_with_a_lawful_basis(
 
     assert logged is not None and logged.subject_key == transparency.subject_key(nik=nik)
     assert nik not in logged.entry.decode()
+    # The resident's data tracker shows the event, sent only to Kemensos.
+    from satu.exchange import tracker
+
+    usage = tracker.find_usage(session=db, nik=nik)
+    [record] = usage.records
+    assert record.kind == "event" and record.index == logged.idx
+    assert [p.agency_name for p in record.receivers] == ["Kementerian Sosial"]
+    assert record.sender.system == room.publisher.xroad_id
 
 
 def test_revoking_the_right_stops_the_subscription(
