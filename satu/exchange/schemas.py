@@ -130,3 +130,46 @@ class LogReceipt(BaseModel):
 
     index: int
     leaf_hash: str  # hex
+
+
+# --- Registry (helper R) -------------------------------------------------------------------
+
+
+class Actor(BaseModel):
+    """Who asks the registry to change something, and what they may manage.
+
+    An exchange administrator (identity's global `admin` role, or the CLI) manages everything;
+    an agency's officer (`agency_admin` or `officer` role) manages only that agency's
+    subsystems, services, keys and the access rights to its services.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # audit actor: `account:<id>`, `cli`, ...
+    is_admin: bool = False
+    agency_ids: tuple[str, ...] = ()
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "cli") -> Actor:
+        """A trusted operator (the `satu exchange` command, the demo)."""
+        return cls(name=name, is_admin=True)
+
+    def may_manage(self, agency_id: str) -> bool:
+        """Whether this actor may manage the agency's exchange registrations."""
+        return self.is_admin or agency_id in self.agency_ids
+
+
+class AccessRightInfo(BaseModel):
+    """A consumer subsystem's right to call a service (one operation, or every one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    service_id: int
+    service: str  # `INSTANCE/CLASS/CODE/SUB/SERVICE`
+    client_subsystem_id: int
+    client: str  # `INSTANCE/CLASS/CODE/SUB`
+    operation: str | None = None  # "GET /persons/{nik}", or None for every exposed operation
+    granted_by: str = ""
+    granted_at: datetime

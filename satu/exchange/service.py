@@ -7,6 +7,40 @@ re-exports one part of the exchange.
 from __future__ import annotations
 
 # --- registry ---
+# isort: split
+from satu.exchange.consumer_auth import authenticate_consumer as authenticate_consumer
+from satu.exchange.consumer_auth import exchange_client as exchange_client
+from satu.exchange.keys import jwks as jwks
+from satu.exchange.keys import list_keys as list_keys
+from satu.exchange.keys import public_key as public_key
+from satu.exchange.keys import register_public_key as register_public_key
+from satu.exchange.keys import signing_key as signing_key
+from satu.exchange.keys import verifying_key as verifying_key
+from satu.exchange.registry import add_mandate as add_mandate
+from satu.exchange.registry import allowed_operations as allowed_operations
+from satu.exchange.registry import allowed_services as allowed_services
+from satu.exchange.registry import disable_service as disable_service
+from satu.exchange.registry import end_mandate as end_mandate
+from satu.exchange.registry import find_mandate as find_mandate
+from satu.exchange.registry import get_service as get_service
+from satu.exchange.registry import get_subsystem as get_subsystem
+from satu.exchange.registry import grant_access as grant_access
+from satu.exchange.registry import is_allowed as is_allowed
+from satu.exchange.registry import list_mandates as list_mandates
+from satu.exchange.registry import list_rights as list_rights
+from satu.exchange.registry import list_services as list_services
+from satu.exchange.registry import list_subsystems as list_subsystems
+from satu.exchange.registry import match_operation as match_operation
+from satu.exchange.registry import register_service as register_service
+from satu.exchange.registry import register_subsystem as register_subsystem
+from satu.exchange.registry import resolve_client as resolve_client
+from satu.exchange.registry import resolve_service as resolve_service
+from satu.exchange.registry import revoke_access as revoke_access
+from satu.exchange.registry import set_subsystem_client as set_subsystem_client
+from satu.exchange.registry import subsystem_for_client_id as subsystem_for_client_id
+from satu.exchange.registry import update_service as update_service
+from satu.exchange.registry import update_subsystem as update_subsystem
+from satu.exchange.schemas import Actor as Actor
 
 # --- transparency log ---
 
