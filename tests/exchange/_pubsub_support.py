@@ -1,22 +1,14 @@
 """Helpers for the pub/sub and data tracker tests.
 
-- a stand-in for `satu.exchange.transparency` (the log part) used ONLY while that module is not
-  on this branch yet: same contract (append, subject_key, inclusion_proof, latest_tree_head),
-  RFC 9162 hashing; the real module replaces it as soon as it exists;
 - a resident with an account, signed in through the real sign-in form;
 - a subscriber backend: a real HTTP server on loopback recording what it is sent.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import re
-import sys
 import threading
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,90 +19,6 @@ from fastapi.responses import Response
 os.environ.setdefault("SATU_ARGON2_MEMORY_KIB", "64")
 os.environ.setdefault("SATU_ARGON2_TIME_COST", "1")
 
-
-def _install_transparency_stand_in() -> None:
-    try:
-        import satu.exchange.transparency
-
-        return
-    except ModuleNotFoundError:
-        pass
-    from sqlalchemy import func, select
-
-    import satu.exchange
-    from satu.exchange.models import LogEntry
-    from satu.exchange.schemas import LogReceipt
-
-    def subject_key(*, nik: str) -> str:
-        return hmac.new(b"stand-in", nik.encode(), hashlib.sha256).hexdigest()
-
-    def append(*, session, record) -> LogReceipt:  # type: ignore[no-untyped-def]
-        index = session.scalar(select(func.count()).select_from(LogEntry)) or 0
-        data = record.model_dump(mode="json")
-        nik = data.pop("nik")
-        data["subject_key"] = subject_key(nik=nik) if nik else None
-        entry = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-        leaf = hashlib.sha256(b"\x00" + entry).digest()
-        session.add(
-            LogEntry(
-                idx=index,
-                leaf_hash=leaf,
-                entry=entry,
-                logged_at=record.logged_at,
-                kind=record.kind,
-                transaction_id=record.transaction_id,
-                client_id=record.client_id,
-                service_id=record.service_id,
-                subject_key=data["subject_key"],
-                purpose=record.purpose,
-                outcome=record.outcome,
-            )
-        )
-        session.flush()
-        return LogReceipt(index=index, leaf_hash=leaf.hex())
-
-    def _root(leaves: list[bytes]) -> bytes:
-        if len(leaves) == 1:
-            return leaves[0]
-        k = 1
-        while k * 2 < len(leaves):
-            k *= 2
-        return hashlib.sha256(b"\x01" + _root(leaves[:k]) + _root(leaves[k:])).digest()
-
-    def _path(m: int, leaves: list[bytes]) -> list[bytes]:
-        if len(leaves) == 1:
-            return []
-        k = 1
-        while k * 2 < len(leaves):
-            k *= 2
-        if m < k:
-            return [*_path(m, leaves[:k]), _root(leaves[k:])]
-        return [*_path(m - k, leaves[k:]), _root(leaves[:k])]
-
-    def inclusion_proof(*, session, index: int, tree_size: int | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        rows = session.scalars(select(LogEntry.leaf_hash).order_by(LogEntry.idx)).all()
-        size = tree_size or len(rows)
-        leaves = list(rows[:size])
-        return {
-            "leaf_index": index,
-            "tree_size": size,
-            "audit_path": [h.hex() for h in _path(index, leaves)],
-            "root_hash": _root(leaves).hex(),
-        }
-
-    def latest_tree_head(*, session) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-        return None
-
-    module = types.ModuleType("satu.exchange.transparency")
-    module.append = append  # type: ignore[attr-defined]
-    module.subject_key = subject_key  # type: ignore[attr-defined]
-    module.inclusion_proof = inclusion_proof  # type: ignore[attr-defined]
-    module.latest_tree_head = latest_tree_head  # type: ignore[attr-defined]
-    sys.modules["satu.exchange.transparency"] = module
-    satu.exchange.transparency = module  # type: ignore[attr-defined]
-
-
-_install_transparency_stand_in()
 
 PASSWORD = "kopi-tubruk-pagi-hari"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from satu.exchange import pubsub, registry
 from satu.exchange.models import Delivery, LogEntry
-from tests.exchange import _pubsub_support as support  # noqa: F401  (installs the log stand-in)
 from tests.exchange.conftest import ADMIN, ExchangeClient, consumer_headers
 
 BIRTH_SCHEMA: dict[str, Any] = {

@@ -39,7 +39,7 @@ def _log(db: Session, world: ExchangeWorld, nik: str, **overrides: Any) -> int:
         "status": 200,
     }
     values.update(overrides)
-    from satu.exchange import transparency  # after the support module (log stand-in)
+    from satu.exchange import transparency
 
     receipt = transparency.append(session=db, record=LogRecordIn(**values))
     db.commit()
@@ -73,6 +73,10 @@ def test_a_resident_sees_only_their_own_exchanges_with_proof(
     )
     mine = _log(db, exchange_world, resident, lawful_basis=f"mandate:{mandate.id}")
     theirs = _log(db, exchange_world, other, purpose="secret-purpose-of-someone-else")
+    from satu.exchange import transparency
+
+    transparency.sign_tree_head(session=db)
+    db.commit()
     sign_in(client, resident)
 
     page = client.get("/akun/jejak-data", headers={"accept": "text/html"})
@@ -87,7 +91,11 @@ def test_a_resident_sees_only_their_own_exchanges_with_proof(
 
     detail = client.get(f"/akun/jejak-data/{mine}", headers={"accept": "text/html"})
     assert detail.status_code == 200, detail.text
-    assert "Terverifikasi" in detail.text
+    assert "Terverifikasi: catatan ini termasuk dalam log" in detail.text
+    proof = tracker.proof_for(session=db, nik=resident, index=mine)
+    assert proof is not None and proof.verified
+    assert proof.signed  # checked against the signed tree head's root
+    assert tracker.proof_for(session=db, nik=resident, index=theirs) is None
     english = client.get(f"/akun/jejak-data/{mine}?lang=en", headers={"accept": "text/html"})
     assert "Verified" in english.text and "Who used my data" not in english.text
 
