@@ -480,3 +480,14 @@ def test_revoking_the_right_stops_the_subscription(
     _publish(client, room)
     pulled = client.get(f"{room.base}/pull/v1/birth-registered", headers=room.sub_headers)
     _xroad_error(pulled, 409, "Client.Conflict")
+
+
+def test_the_event_service_cannot_be_called_through_the_gateway(
+    client: TestClient, db: Session, room: Room
+) -> None:
+    _create_birth(client, room)
+    _grant(db, room, room.subscriber)
+    for code in ("event:birth-registered", "event%3Abirth-registered"):
+        response = client.get(f"{room.base}/{code}/anything", headers=room.sub_headers)
+        assert response.status_code == 400, response.text
+        assert response.headers["X-Road-Error"] == "Client.BadRequest"
