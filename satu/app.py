@@ -57,6 +57,11 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.api", "router"),
     ("satu.exchange.metaservices", "router"),
     ("satu.exchange.config_api", "router"),
+    ("satu.exchange.pubsub_api", "router"),
+    ("satu.exchange.tracker_api", "router"),
+    ("satu.exchange.views", "router"),
+    # The exchange gateway's catch-all /r1/{path:path} must stay last.
+    ("satu.exchange.gateway", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.

@@ -1,0 +1,283 @@
+"""The exchange gateway's cost: a provider, the gateway and a load client on loopback.
+
+Prints, in one run: calls/s straight to the provider, calls/s through the gateway (consumer
+token check, access right, purpose, NIK + legal mandate, signing the forwarded request and the
+answer, transparency log append + commit per call), their ratio, and the latency the gateway
+adds at p50/p99 (measured one call at a time, so queueing does not blur it).
+Target: at least half of direct throughput, under 5 ms added at p50.
+
+Usage:
+    .venv/bin/python bench/exchange.py                       # temp SQLite database
+    .venv/bin/python bench/exchange.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
+    .venv/bin/python bench/exchange.py --seconds 20 --concurrency 64
+
+The database is migrated and loaded (regions, agencies) first; with PostgreSQL it is a
+scratch database that is emptied. The provider is a tiny ASGI app in its own uvicorn process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from bench._common import (
+    Result,
+    free_port,
+    run_load,
+    satu,
+    start_process,
+    start_satu_server,
+    stop_process,
+)
+
+CONSUMER_AGENCY = "kemensos"
+PROVIDER_AGENCY = "kemendagri"
+PURPOSE = "bansos-verification"
+NIK = "3273010101900001"
+
+
+# --- the provider backend --------------------------------------------------------------------
+
+
+async def provider_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    """A minimal population register: GET /persons/{nik} -> JSON; /healthz."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    path = scope["path"]
+    if path.startswith("/persons/"):
+        body = json.dumps(
+            {"nik": path.rsplit("/", 1)[1], "name": "Siti Aminah", "village": "32.73.01.1001"}
+        ).encode()
+        status = 200
+    elif path == "/healthz":
+        body, status = b'{"status":"ok"}', 200
+    else:
+        body, status = b'{"error":"not found"}', 404
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# --- setup (in this process, on the server's database) ---------------------------------------
+
+
+def setup(env: dict[str, str], provider_url: str) -> tuple[str, str, str, str]:
+    """Register the subsystems, service, right and mandate; (client_id, secret, client, service)."""
+    os.environ.update(env)
+    from satu.core.config import get_settings
+    from satu.core.db import make_engine, make_sessionmaker, transaction
+    from satu.exchange.models import AccessRight, ExchangeService, Mandate, Subsystem
+    from satu.identity.oidc.clients import create_client
+    from satu.identity.oidc.schemas import ClientSpec
+    from satu.satudata import service as satudata
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    engine = make_engine(settings)
+    run = uuid.uuid4().hex[:6]
+    with transaction(make_sessionmaker(engine)) as session:
+        cons = satudata.get_agency(session=session, agency_id=CONSUMER_AGENCY)
+        prov = satudata.get_agency(session=session, agency_id=PROVIDER_AGENCY)
+        created = create_client(
+            session=session,
+            settings=settings,
+            spec=ClientSpec(
+                name="bench consumer",
+                agency_id=cons.id,
+                grant_types=["client_credentials"],
+                scopes=[],
+                auth_method="client_secret_basic",
+            ),
+        )
+        consumer = Subsystem(
+            member_class=cons.member_class,
+            member_code=cons.member_code,
+            subsystem_code=f"bench{run}",
+            agency_id=cons.id,
+            client_id=created.client.client_id,
+            rate_limit_per_minute=10_000_000,
+        )
+        provider = Subsystem(
+            member_class=prov.member_class,
+            member_code=prov.member_code,
+            subsystem_code=f"pop{run}",
+            agency_id=prov.id,
+        )
+        session.add_all([consumer, provider])
+        session.flush()
+        service = ExchangeService(
+            subsystem_id=provider.id,
+            service_code="persons",
+            base_url=provider_url,
+            operations=[{"method": "GET", "path": "/persons/{nik}"}],
+            personal_data=True,
+        )
+        session.add(service)
+        session.flush()
+        session.add(AccessRight(service_id=service.id, client_subsystem_id=consumer.id))
+        session.add(
+            Mandate(
+                service_id=service.id,
+                client_member_class=cons.member_class,
+                client_member_code=cons.member_code,
+                purpose=PURPOSE,
+                legal_basis="bench",
+            )
+        )
+        instance = settings.exchange_instance
+        client_text = f"{instance}/{cons.member_class}/{cons.member_code}/bench{run}"
+        service_text = f"{instance}/{prov.member_class}/{prov.member_code}/pop{run}/persons"
+    engine.dispose()
+    return created.client.client_id, created.client_secret or "", client_text, service_text
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="", help="empty: a temporary SQLite file")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency-calls", type=int, default=500)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="satu-bench-exchange-"))
+    env = {
+        **os.environ,
+        "SATU_VAR_DIR": str(folder),
+        "SATU_DATABASE_URL": args.database_url,
+        "SATU_SECRET_KEY": secrets.token_urlsafe(32),
+        "SATU_LOG_LEVEL": "WARNING",
+        "SATU_ENV": "development",
+    }
+    if args.database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(args.database_url)
+        with admin.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        admin.dispose()
+    print("preparing the database (migrations, regions, agencies) ...", flush=True)
+    satu(env, "db", "upgrade")
+    satu(env, "data", "load-regions")
+    satu(env, "data", "load-agencies")
+
+    provider_port, gateway_port = free_port(), free_port()
+    provider_url = f"http://127.0.0.1:{provider_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    env["SATU_PUBLIC_URL"] = gateway_url
+    provider = start_process(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.exchange:provider_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(provider_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env,
+        f"{provider_url}/healthz",
+    )
+    gateway = None
+    try:
+        client_id, secret, client_text, service_text = setup(env, provider_url)
+        gateway = start_satu_server(env, gateway_port)
+        token = httpx.post(
+            f"{gateway_url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Road-Client": client_text,
+            "X-Road-Purpose": PURPOSE,
+            "X-Road-UserId": f"ID{NIK}",
+        }
+        direct = f"{provider_url}/persons/{NIK}"
+        through = f"{gateway_url}/r1/{service_text}/persons/{NIK}"
+        check = httpx.get(through, headers=headers)
+        if check.status_code != 200:
+            raise SystemExit(f"gateway call failed: {check.status_code} {check.text}")
+
+        async def call_direct(client: httpx.AsyncClient) -> bool:
+            return (await client.get(direct)).status_code == 200
+
+        async def call_gateway(client: httpx.AsyncClient) -> bool:
+            return (await client.get(through, headers=headers)).status_code == 200
+
+        async def measure() -> tuple[Result, Result, Result, Result]:
+            lat_direct = await run_load(
+                "direct, 1 at a time", call_direct, concurrency=1, seconds=args.seconds / 2
+            )
+            lat_gateway = await run_load(
+                "gateway, 1 at a time", call_gateway, concurrency=1, seconds=args.seconds / 2
+            )
+            rps_direct = await run_load(
+                "direct", call_direct, concurrency=args.concurrency, seconds=args.seconds
+            )
+            rps_gateway = await run_load(
+                "gateway", call_gateway, concurrency=args.concurrency, seconds=args.seconds
+            )
+            return lat_direct, lat_gateway, rps_direct, rps_gateway
+
+        lat_direct, lat_gateway, rps_direct, rps_gateway = asyncio.run(measure())
+        backend = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
+        print(f"\nexchange gateway bench ({backend}, 1 gateway worker, {os.cpu_count()} CPUs)")
+        print(f"  concurrency {args.concurrency}, {args.seconds:.0f} s per phase")
+        for r in (rps_direct, rps_gateway):
+            print(
+                f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"
+                f"  p50 {r.percentile(0.5):6.1f} ms  p99 {r.percentile(0.99):6.1f} ms"
+            )
+        ratio = rps_gateway.rps / rps_direct.rps if rps_direct.rps else 0.0
+        print(f"  ratio    {ratio:8.2f}  (target >= 0.5)")
+        added50 = lat_gateway.percentile(0.5) - lat_direct.percentile(0.5)
+        added99 = lat_gateway.percentile(0.99) - lat_direct.percentile(0.99)
+        print(
+            f"  one at a time: direct p50 {lat_direct.percentile(0.5):.2f} ms, "
+            f"gateway p50 {lat_gateway.percentile(0.5):.2f} ms"
+        )
+        print(f"  added latency p50 {added50:.2f} ms (target < 5), p99 {added99:.2f} ms")
+        print(
+            f"  errors: direct {lat_direct.errors + rps_direct.errors}, "
+            f"gateway {lat_gateway.errors + rps_gateway.errors}"
+        )
+    finally:
+        if gateway is not None:
+            stop_process(gateway)
+        stop_process(provider)
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()

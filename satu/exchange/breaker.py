@@ -1,0 +1,175 @@
+"""Operations for the gateway: per-service circuit breakers, per-consumer rate limits, metrics.
+
+- Circuit breaker (one per service, per worker process): `closed` counts consecutive
+  failures (the provider unreachable, timing out, or answering 5xx); at `FAILURE_THRESHOLD`
+  it opens and calls fail at once with `Server.ServerProxy.ServiceUnavailable` for
+  `COOL_DOWN` seconds; then `half-open` lets one probe through: success closes it, failure
+  opens it again.
+- Rate limits: a consumer subsystem may send `rate_limit_per_minute` calls per minute through
+  the gateway (moving window; `DEFAULT_RATE_PER_MINUTE` when 0), counted in the same store as
+  `satu.core.ratelimit` (Redis when configured, so all workers share one limit).
+- Prometheus metrics on the app's registry: calls and errors per service, latency histogram.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from satu.core.metrics import LATENCY_BUCKETS
+
+log = logging.getLogger(__name__)
+
+FAILURE_THRESHOLD = int(os.environ.get("SATU_EXCHANGE_BREAKER_FAILURES", "5"))
+COOL_DOWN = float(os.environ.get("SATU_EXCHANGE_BREAKER_COOL_DOWN", "30"))
+DEFAULT_RATE_PER_MINUTE = int(os.environ.get("SATU_EXCHANGE_RATE_PER_MINUTE", "6000"))
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+@dataclass
+class _State:
+    state: str = CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    probing: bool = False
+
+
+class CircuitBreakers:
+    """One breaker per service key; thread-safe, in-process."""
+
+    def __init__(self, *, threshold: int = FAILURE_THRESHOLD, cool_down: float = COOL_DOWN) -> None:
+        self.threshold = threshold
+        self.cool_down = cool_down
+        self._states: dict[str, _State] = {}
+        self._lock = threading.Lock()
+
+    def state(self, key: str) -> str:
+        """The breaker's state for a service (opening to half-open once cooled down)."""
+        with self._lock:
+            st = self._states.get(key)
+            if st is None:
+                return CLOSED
+            if st.state == OPEN and time.monotonic() - st.opened_at >= self.cool_down:
+                return HALF_OPEN
+            return st.state
+
+    def allow(self, key: str) -> bool:
+        """Whether a call may go to the provider now (claims the probe when half-open)."""
+        with self._lock:
+            st = self._states.get(key)
+            if st is None or st.state == CLOSED:
+                return True
+            if st.state == OPEN:
+                if time.monotonic() - st.opened_at < self.cool_down:
+                    return False
+                st.state = HALF_OPEN
+                st.probing = False
+            if st.probing:
+                return False
+            st.probing = True
+            return True
+
+    def success(self, key: str) -> None:
+        """The provider answered: close the breaker."""
+        with self._lock:
+            st = self._states.get(key)
+            if st is not None and (st.state != CLOSED or st.failures):
+                self._states[key] = _State()
+
+    def failure(self, key: str) -> None:
+        """The provider failed: count it; open at the threshold or after a failed probe."""
+        with self._lock:
+            st = self._states.setdefault(key, _State())
+            st.failures += 1
+            if st.state == HALF_OPEN or st.failures >= self.threshold:
+                if st.state != OPEN:
+                    log.warning("circuit opened", extra={"service": key, "failures": st.failures})
+                st.state = OPEN
+                st.opened_at = time.monotonic()
+                st.probing = False
+
+    def release(self, key: str) -> None:
+        """A half-open probe ended without reaching the provider (e.g. refused earlier)."""
+        with self._lock:
+            st = self._states.get(key)
+            if st is not None and st.state == HALF_OPEN:
+                st.probing = False
+
+
+class ConsumerRateLimits:
+    """Calls per minute per consumer subsystem, in the shared rate-limit store."""
+
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._items: dict[int, RateLimitItemPerMinute] = {}
+
+    def hit(self, consumer: str, per_minute: int) -> int | None:
+        """Count one call; None when allowed, else seconds until the next is allowed."""
+        per_minute = per_minute if per_minute > 0 else DEFAULT_RATE_PER_MINUTE
+        item = self._items.get(per_minute)
+        if item is None:
+            item = self._items[per_minute] = RateLimitItemPerMinute(per_minute)
+        key = hashlib.sha256(consumer.encode()).hexdigest()[:32]
+        try:
+            if self._limiter.hit(item, "exchange", key):
+                return None
+            stats = self._limiter.get_window_stats(item, "exchange", key)
+        except Exception:
+            log.exception("rate-limit store unreachable; letting the call through")
+            return None
+        return max(1, int(stats.reset_time - time.time()) + 1)
+
+
+class GatewayMetrics:
+    """Per-service Prometheus metrics of the gateway."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter(
+            "satu_exchange_calls",
+            "Calls through the exchange gateway",
+            ["service", "outcome"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "satu_exchange_errors",
+            "Gateway calls that failed, by X-Road error type",
+            ["service", "type"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "satu_exchange_call_duration_seconds",
+            "Time for a call through the gateway, end to end",
+            ["service"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.provider_latency = Histogram(
+            "satu_exchange_provider_duration_seconds",
+            "Time the provider backend took to answer",
+            ["service"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.breaker_open = Gauge(
+            "satu_exchange_breaker_open",
+            "1 when the service's circuit breaker is open in this worker",
+            ["service"],
+            registry=registry,
+        )
+
+    def observe(self, *, service: str, outcome: str, seconds: float) -> None:
+        """Record one call."""
+        self.calls.labels(service, "ok" if outcome == "ok" else "error").inc()
+        if outcome != "ok":
+            self.errors.labels(service, outcome).inc()
+        self.latency.labels(service).observe(seconds)

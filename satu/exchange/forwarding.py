@@ -1,0 +1,221 @@
+"""Forwarding a call to a provider's backend with httpx: pooled clients, timeouts, size limits,
+retries only where safe.
+
+- One `httpx.AsyncClient` per event loop, reused (keep-alive), never following redirects
+  (X-Road passes 3xx through unmodified).
+- The whole exchange with the backend is bounded by the service's `timeout_ms`; connecting by
+  `CONNECT_TIMEOUT` (or less).
+- Only idempotent methods are retried, and only when the connection could not be made
+  (nothing reached the backend): up to `RETRIES` times.
+- The answer is streamed in and refused once it passes the service's `max_body_bytes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from dataclasses import dataclass
+
+import httpx
+
+from satu.exchange.xroad import XRoadError
+
+CONNECT_TIMEOUT = 3.0
+RETRIES = 2
+RETRY_PAUSE = 0.05
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+# Hop-by-hop headers and those that would leak the origin host (X-Road PR-REST 4.3), plus
+# what the gateway itself sets or must not pass on.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "user-agent",
+        "server",
+        "content-length",
+        "expect",
+    }
+)
+# Never forwarded to the backend: the consumer's credentials and signature are for the gateway.
+REQUEST_DROP = HOP_BY_HOP | {
+    "authorization",
+    "dpop",
+    "cookie",
+    "signature",
+    "signature-input",
+    "content-digest",
+    "x-road-request-hash",
+    "x-road-request-id",
+    "x-road-service",
+    "x-road-error",
+    "x-request-id",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+}
+# Set by the gateway on the answer; the provider's own values are dropped.
+RESPONSE_DROP = HOP_BY_HOP | {
+    "signature",
+    "signature-input",
+    "content-digest",
+    "x-road-client",
+    "x-road-service",
+    "x-road-id",
+    "x-road-request-id",
+    "x-road-request-hash",
+    "x-road-error",
+    "set-cookie",
+    "date",
+}
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def http_client() -> httpx.AsyncClient:
+    """The pooled client of the running event loop."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT),
+        )
+        _clients[loop] = client
+    return client
+
+
+@dataclass
+class BackendAnswer:
+    """What the backend answered (body read in full, within the limit)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    seconds: float
+
+
+def backend_url(base_url: str, rest_path: str, query: bytes) -> str:
+    """The backend URL: the service's base URL joined with the call's path and query."""
+    url = base_url.rstrip("/") + (rest_path if rest_path.startswith("/") else "/" + rest_path)
+    if query:
+        url += "?" + query.decode("latin-1")
+    return url
+
+
+async def forward(
+    request: httpx.Request, *, timeout_ms: int, max_body_bytes: int, service: str
+) -> BackendAnswer:
+    """Send the request to the backend and read its answer; XRoadError on every failure."""
+    seconds = max(timeout_ms, 1) / 1000
+    timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+    request.extensions["timeout"] = timeout.as_dict()
+    client = http_client()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    attempts = RETRIES + 1 if request.method in IDEMPOTENT else 1
+    for attempt in range(attempts):
+        try:
+            async with asyncio.timeout(seconds):
+                response = await client.send(request, stream=True)
+                try:
+                    body = await _read_limited(response, max_body_bytes, service)
+                finally:
+                    await response.aclose()
+            return BackendAnswer(
+                response.status_code, response.headers, body, loop.time() - started
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if attempt + 1 < attempts:
+                await asyncio.sleep(RETRY_PAUSE * (attempt + 1))
+                continue
+            raise XRoadError(
+                "Server.ServerProxy.ServiceFailed",
+                f"The provider of {service} cannot be reached ({type(exc).__name__}).",
+            ) from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise XRoadError(
+                "Server.ServerProxy.ServiceTimeout",
+                f"The provider of {service} did not answer within {timeout_ms} ms.",
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.DecodingError, httpx.LocalProtocolError):
+            raise XRoadError(
+                "Server.ServerProxy.MalformedResponse",
+                f"The provider of {service} sent a malformed HTTP answer.",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise XRoadError(
+                "Server.ServerProxy.ServiceFailed",
+                f"The call to the provider of {service} failed ({type(exc).__name__}).",
+            ) from None
+    raise AssertionError("unreachable")
+
+
+async def _read_limited(response: httpx.Response, limit: int, service: str) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise XRoadError(
+            "Server.ServerProxy.MalformedResponse",
+            f"The answer of {service} exceeds the limit of {limit} bytes.",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > limit:
+            raise XRoadError(
+                "Server.ServerProxy.MalformedResponse",
+                f"The answer of {service} exceeds the limit of {limit} bytes.",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_answer(answer: BackendAnswer, *, service: str) -> None:
+    """Refuse an answer that is not what it claims: JSON that does not parse, a bad status."""
+    if not 100 <= answer.status <= 599:
+        raise XRoadError(
+            "Server.ServerProxy.MalformedResponse",
+            f"The provider of {service} answered with an invalid status.",
+        )
+    content_type = answer.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if is_json and answer.body and encoding in ("", "identity"):
+        try:
+            json.loads(answer.body)
+        except ValueError:
+            raise XRoadError(
+                "Server.ServerProxy.MalformedResponse",
+                f"The provider of {service} declared JSON but sent something else.",
+            ) from None
+
+
+def forwarded_headers(lines: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The consumer's headers that go on to the backend (filtered per X-Road PR-REST 4.3)."""
+    out = []
+    for raw_name, raw_value in lines:
+        name = raw_name.decode("latin-1").lower()
+        if name in REQUEST_DROP:
+            continue
+        out.append((name, raw_value.decode("latin-1")))
+    return out
+
+
+def answer_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The backend's headers that go back to the consumer."""
+    return [(k.lower(), v) for k, v in headers.multi_items() if k.lower() not in RESPONSE_DROP]
