@@ -57,6 +57,7 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.api", "router"),
     ("satu.exchange.metaservices", "router"),
     ("satu.exchange.config_api", "router"),
+    ("satu.exchange.log_api", "router"),
     ("satu.exchange.pubsub_api", "router"),
     ("satu.exchange.tracker_api", "router"),
     ("satu.exchange.views", "router"),

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "satu.exchange.registry_cli",
     "satu.exchange.providers_cli",
     "satu.exchange.pubsub_cli",
+    "satu.exchange.log_cli",
 )
 
 for _name in COMMAND_MODULES:

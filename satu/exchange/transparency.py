@@ -417,3 +417,10 @@ def verify_tree_head(*, session: Session, head: dict[str, Any]) -> bool:
     except Exception:
         return False
     return True
+
+
+def audit(*, session: Session, progress: Any = None) -> Any:
+    """Check every stored entry, subtree hash and signed head (see `log_audit.audit`)."""
+    from satu.exchange.log_audit import audit as run_audit
+
+    return run_audit(session=session, progress=progress)
