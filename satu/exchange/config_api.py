@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,7 +82,7 @@ def get_config(session: DbSession, actor: Admin) -> dict[str, Any]:
         app = {"id": sub.subsystem_code, "services": []}
         applications[sub.id] = app
         members[key]["applications"].append(app)
-    for service in registry.list_services(session=session):
+    for service in registry.list_services(session=session, include_events=False):
         app = applications.get(service.provider.id)
         if app is None:
             continue
@@ -119,7 +119,7 @@ def status(session: DbSession, actor: Admin) -> dict[str, Any]:
         "status": "ok",
         "instance": _instance(),
         "subsystems": len(registry.list_subsystems(session=session)),
-        "services": len(registry.list_services(session=session)),
+        "services": len(registry.list_services(session=session, include_events=False)),
     }
 
 
@@ -159,6 +159,8 @@ def get_allowed(
     grouped: dict[str, dict[str, Any]] = {}
     for right in rows:
         _i, cls, code, app, service = right.service.split("/")
+        if registry.is_event_service(unquote(service)):
+            continue  # a subscription right of pub/sub, not a right to call a service
         if (member_class and cls != member_class) or (member_code and code != member_code):
             continue
         if (application_id and app != application_id) or (service_id and service != service_id):

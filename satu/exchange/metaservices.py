@@ -10,6 +10,9 @@ Directory Services API define them.
 - `.../getOpenAPI?serviceCode=X`: the service's OpenAPI document, its `servers` pointing at
   the gateway, never at the provider's backend.
 
+Pub/sub's internal `event:{eventType}` services (which only carry subscription rights) are never
+listed or described here: event types are discovered through the PubSub API of the room.
+
 listClients, listMethods and getOpenAPI are public: they describe what exists, never data
 or a backend address. Each JSON answer carries both vocabularies: X-Road's snake_case
 (`service`, `endpoint_list`, `xroad_instance`, ...) and GovStack's camelCase (`member`,
@@ -93,7 +96,11 @@ def _services_of(
     session: Session, provider: SubsystemInfo, service_filter: str | None
 ) -> list[ServiceInfo]:
     found = [
-        s for s in registry.list_services(session=session, subsystem_id=provider.id) if s.enabled
+        s
+        for s in registry.list_services(
+            session=session, subsystem_id=provider.id, include_events=False
+        )
+        if s.enabled
     ]
     if service_filter:
         wanted = service_filter.rsplit("/", 1)[-1]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
 from satu.core.db import utcnow
+from satu.exchange import registry
 from satu.exchange.models import (
     AccessRight,
     Delivery,
@@ -50,7 +51,7 @@ from satu.exchange.pubsub_schemas import (
 from satu.exchange.schemas import LogRecordIn, SubsystemInfo
 from satu.exchange.xroad import XRoadError
 
-EVENT_SERVICE_PREFIX = "event:"
+EVENT_SERVICE_PREFIX = registry.EVENT_SERVICE_PREFIX
 # Delivery states: pending -> sending (claimed by a worker) -> delivered | dead; pull deliveries
 # go pending -> delivered on acknowledgement. cancelled: the publisher stopped the event;
 # expired: older than the subscription's TTL; withheld: no lawful basis for that subscriber.

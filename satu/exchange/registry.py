@@ -39,6 +39,15 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _CODE = re.compile(CODE_PATTERN)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 MAX_LIST = 1000
+# Pub/sub registers each event type as an internal service `event:{eventType}` of the publisher,
+# so that access rights say who may subscribe. Such services are never called through `/r1` and
+# are not part of the published service catalogue (metaservices, IM configuration).
+EVENT_SERVICE_PREFIX = "event:"
+
+
+def is_event_service(service_code: str) -> bool:
+    """Whether a service code names pub/sub's internal subscription service of an event type."""
+    return service_code.startswith(EVENT_SERVICE_PREFIX)
 
 
 def _instance() -> str:
@@ -342,12 +351,21 @@ def list_subsystems(
 
 
 def list_services(
-    *, session: Session, subsystem_id: int | None = None, agency_id: str | None = None
+    *,
+    session: Session,
+    subsystem_id: int | None = None,
+    agency_id: str | None = None,
+    include_events: bool = True,
 ) -> list[ServiceInfo]:
-    """Services (of one subsystem or agency), ordered by their X-Road identifier."""
+    """Services (of one subsystem or agency), ordered by their X-Road identifier.
+
+    `include_events=False` leaves out pub/sub's internal `event:*` services.
+    """
     query = select(ExchangeService, Subsystem).join(
         Subsystem, Subsystem.id == ExchangeService.subsystem_id
     )
+    if not include_events:
+        query = query.where(ExchangeService.service_code.not_like(f"{EVENT_SERVICE_PREFIX}%"))
     if subsystem_id is not None:
         query = query.where(ExchangeService.subsystem_id == subsystem_id)
     if agency_id is not None:
