@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     exchange_instance: str = Field(
         "ID", pattern=r"^[A-Za-z0-9_.-]{1,50}$", description="X-Road instance identifier"
     )
+    exchange_allow_private_urls: bool | None = Field(
+        None,
+        description="Let exchange push URLs and service base URLs name loopback or private "
+        "addresses; empty: allowed in development and test, refused in production",
+    )
 
     @field_validator("default_locale")
     @classmethod
@@ -83,6 +88,13 @@ class Settings(BaseSettings):
             return self.database_url
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.var_dir / 'satu.sqlite3').resolve()}"
+
+    @property
+    def exchange_private_urls_allowed(self) -> bool:
+        """Whether exchange URLs may name loopback/private addresses (see the field)."""
+        if self.exchange_allow_private_urls is not None:
+            return self.exchange_allow_private_urls
+        return self.env != "production"
 
     @property
     def wilayah_dir(self) -> Path:

@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from satu.core.db import transaction, utcnow
+from satu.exchange import urlguard
 from satu.exchange.models import Delivery, Event, EventType, Subscription, Subsystem
 from satu.exchange.pubsub import event_item, expire_old, get_subsystem
 from satu.exchange.pubsub_schemas import DeliveryInfo
@@ -187,10 +188,31 @@ def claim_due(
     return jobs
 
 
+def _pinned(url: str) -> tuple[str, dict[str, Any]]:
+    """The URL with its host replaced by the vetted address, and the TLS name to expect.
+
+    The address is checked by `urlguard` (no link-local/metadata, and no loopback or private
+    address unless allowed) and then connected to directly, so a DNS answer that changes
+    between the check and the connection cannot redirect the push. `Host` stays the one signed.
+    """
+    address = urlguard.pinned_address(url)
+    parsed = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if parsed.scheme == "https":
+        extensions["sni_hostname"] = parsed.host
+    return str(parsed.copy_with(host=str(address))), extensions
+
+
 def send(job: PushJob, *, client: httpx.Client) -> str | None:
     """POST one job; None on a 2xx answer, else why it failed."""
     try:
-        response = client.post(job.url, content=job.body, headers=job.headers)
+        url, extensions = _pinned(job.url)
+    except urlguard.ForbiddenURL as exc:
+        return f"refused: pushUrl {exc}"
+    except (OSError, UnicodeError, httpx.InvalidURL):
+        return "connection failed: the pushUrl's host does not resolve"
+    try:
+        response = client.post(url, content=job.body, headers=job.headers, extensions=extensions)
     except httpx.TimeoutException:
         return "timeout"
     except httpx.HTTPError as exc:

@@ -358,6 +358,16 @@ def _check_item(item: SubscriptionIn, event_type: str, subscriber: SubsystemInfo
         raise bad_request("subscriberId must be the calling subsystem.")
     if item.delivery == "PUSH" and not item.pushUrl:
         raise bad_request("A PUSH subscription needs a pushUrl.")
+    if item.delivery == "PUSH" and item.pushUrl:
+        from satu.exchange import urlguard
+
+        try:
+            urlguard.check_url(item.pushUrl)
+        except urlguard.ForbiddenURL as exc:
+            raise bad_request(
+                f"pushUrl {exc}; Satu does not push to such addresses "
+                "(SATU_EXCHANGE_ALLOW_PRIVATE_URLS)."
+            ) from None
 
 
 def subscribe(

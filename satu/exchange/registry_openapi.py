@@ -43,6 +43,16 @@ def check_base_url(url: Any) -> str:
         raise Problem("validation-error", "base_url must not have a query or fragment.")
     if port == 0:
         raise Problem("validation-error", "base_url has an invalid port.")
+    from satu.exchange import urlguard
+
+    try:
+        urlguard.check_url(url)
+    except urlguard.ForbiddenURL as exc:
+        raise Problem(
+            "validation-error",
+            f"base_url {exc}; the gateway does not forward to such addresses "
+            "(SATU_EXCHANGE_ALLOW_PRIVATE_URLS).",
+        ) from None
     return url.rstrip("/")
 
 
