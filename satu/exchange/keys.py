@@ -232,12 +232,30 @@ def register_public_key(
 
 
 def _member_agency(session: Session, member_class: str, member_code: str) -> str | None:
-    row = session.scalar(
-        select(Subsystem.agency_id)
-        .where(Subsystem.member_class == member_class, Subsystem.member_code == member_code)
-        .limit(1)
-    )
-    return row
+    """The agency that *is* the X-Road member (Kemendagri for GOV/kemendagri), or None.
+
+    A unit such as Ditjen Dukcapil runs subsystems of its parent's member but is not the
+    member: its officers manage their own subsystems' keys, never the member-wide ones.
+    """
+    from satu.satudata import service as satudata
+
+    agency = satudata.find_agency(session=session, agency_id=member_code)
+    if agency is None or (agency.member_class, agency.member_code) != (member_class, member_code):
+        return None
+    return agency.id
+
+
+def _may_manage_key(
+    session: Session, actor: Actor, member_class: str, member_code: str, subsystem_id: int | None
+) -> bool:
+    """Subsystem keys: that subsystem's agency; member-wide keys: the member agency itself."""
+    if actor.is_admin:
+        return True
+    if subsystem_id is not None:
+        subsystem = session.get(Subsystem, subsystem_id)
+        return subsystem is not None and actor.may_manage(subsystem.agency_id)
+    agency_id = _member_agency(session, member_class, member_code)
+    return agency_id is not None and actor.may_manage(agency_id)
 
 
 def add_member_key(
@@ -255,6 +273,14 @@ def add_member_key(
         raise Problem("not-found", "No such subsystem.")
     if not actor.may_manage(subsystem.agency_id):
         raise Problem("forbidden", "Only the agency's officers or an administrator may add keys.")
+    if whole_member and not _may_manage_key(
+        session, actor, subsystem.member_class, subsystem.member_code, None
+    ):
+        raise Problem(
+            "forbidden",
+            "A key for every subsystem of the member is registered by the member agency's "
+            "officers or an administrator; register it for this subsystem instead.",
+        )
     info = register_public_key(
         session=session,
         member_class=subsystem.member_class,
@@ -279,9 +305,10 @@ def revoke_key(*, session: Session, actor: Actor, key_id: str) -> KeyInfo:
     row = session.get(MemberKey, key_id) if isinstance(key_id, str) else None
     if row is None:
         raise Problem("not-found", "No such key.")
-    agency_id = _member_agency(session, row.member_class, row.member_code)
-    if not actor.is_admin and (agency_id is None or not actor.may_manage(agency_id)):
-        raise Problem("forbidden", "Only the member's officers or an administrator may revoke it.")
+    if not _may_manage_key(session, actor, row.member_class, row.member_code, row.subsystem_id):
+        raise Problem(
+            "forbidden", "Only the key owner's officers or an administrator may revoke it."
+        )
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.flush()
