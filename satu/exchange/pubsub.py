@@ -712,10 +712,12 @@ def acknowledge(
 ) -> None:
     """Confirm receipt of a pulled event (404 if it is not waiting for this subscriber)."""
     _, sub = _pull_subscription(session, publisher, event_type, subscriber)
+    if len(event_id) > 36:  # event ids are UUIDs; never match a longer id by its prefix
+        raise not_found("No such event waiting for acknowledgement.")
     delivery = session.scalars(
         select(Delivery).where(
             Delivery.subscription_id == sub.id,
-            Delivery.event_id == event_id[:36],
+            Delivery.event_id == event_id,
             Delivery.status == "pending",
         )
     ).first()

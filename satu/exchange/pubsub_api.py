@@ -367,7 +367,9 @@ def admin_deliveries(
     summary="Re-queue a dead delivery",
     dependencies=[Depends(verify_csrf)],
 )
-def admin_requeue(admin: Admin, session: DbSession, delivery_id: int) -> dict[str, int]:
+def admin_requeue(
+    admin: Admin, session: DbSession, delivery_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> dict[str, int]:
     count = delivery.requeue(session=session, delivery_ids=[delivery_id])
     if not count:
         raise Problem("not-found", "No dead delivery with this id.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from satu.core.auth import access_rule
@@ -73,7 +73,10 @@ def tracker_page(
 
 @router.get(TRACKER_PATH + "/{index}", response_class=HTMLResponse)
 def tracker_record_page(
-    request: Request, session: DbSession, login: Resident, index: int
+    request: Request,
+    session: DbSession,
+    login: Resident,
+    index: Annotated[int, Path(ge=0, le=2**62)],
 ) -> HTMLResponse:
     """One record with its proof of inclusion in the transparency log, checked here."""
     record = tracker.usage_record(session=session, nik=login.resident_nik, index=index)
