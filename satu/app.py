@@ -54,6 +54,9 @@ DOMAIN_ROUTERS = (
     ("satu.identity.oidc.api", "router"),
     ("satu.identity.oidc.views", "router"),
     ("satu.identity.oidc.client_mgmt", "router"),
+    ("satu.exchange.api", "router"),
+    ("satu.exchange.metaservices", "router"),
+    ("satu.exchange.config_api", "router"),
     # The exchange gateway's catch-all /r1/{path:path} must stay last.
     ("satu.exchange.gateway", "router"),
 )

@@ -33,6 +33,8 @@ from satu.app import create_app
 from satu.core.config import Settings, get_settings
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.migrations import upgrade
+from satu.providers import service as providers
+from satu.providers.config import ProviderSettings, get_provider_settings
 from satu.satudata import service as satudata
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -125,7 +127,108 @@ def reference_counts(engine: Engine) -> dict[str, int]:
     return counts
 
 
-def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
+# The demo consumer's OIDC client (client_credentials) and how many family cards DTKS copies.
+DEMO_EXCHANGE_CLIENT = "dinsos-bandung-bansos"
+DTKS_SAMPLE = 150
+# Filled by `wire_exchange_demo`: the consumer's fresh secret, shown in the demo notes.
+EXCHANGE_CREDENTIALS: dict[str, str] = {}
+
+
+def dtks_sample(session: Any, size: int = DTKS_SAMPLE) -> list[str]:
+    """A deterministic sample of the population's family cards (the demo people's first)."""
+    from satu.identity.models import Resident
+
+    demo_cards = list(
+        session.scalars(select(Resident.kk_number).where(Resident.nik.in_(_demo_niks())).distinct())
+    )
+    cards = list(
+        session.scalars(select(Resident.kk_number).distinct().order_by(Resident.kk_number))
+    )
+    step = max(1, len(cards) // max(1, size))
+    return list(dict.fromkeys(demo_cards + cards[::step][:size]))
+
+
+def _demo_niks() -> list[str]:
+    from satu.identity.demo import DEMO_PEOPLE
+
+    return [person[0] for person in DEMO_PEOPLE]
+
+
+def wire_exchange_demo(
+    *, session: Any, settings: Settings, prov: ProviderSettings | None = None
+) -> dict[str, Any]:
+    """Give the demo consumer an OIDC client (a fresh secret each run), copy a sample of
+    family cards into the DTKS register's own database."""
+    from satu.exchange import service as exchange
+    from satu.identity.oidc.clients import create_client, get_client, rotate_secret
+    from satu.identity.oidc.schemas import ClientSpec
+
+    agency_id = "kota-32.73.dinsos"
+    if get_client(session=session, client_id=DEMO_EXCHANGE_CLIENT) is None:
+        created = create_client(
+            session=session,
+            settings=settings,
+            spec=ClientSpec(
+                client_id=DEMO_EXCHANGE_CLIENT,
+                name="Aplikasi Bansos — Dinas Sosial Kota Bandung (demo)",
+                agency_id=agency_id,
+                grant_types=["client_credentials"],
+                redirect_uris=[],
+                scopes=[],
+                auth_method="client_secret_basic",
+            ),
+        )
+        secret = created.client_secret or ""
+    else:
+        secret = rotate_secret(session=session, settings=settings, client_id=DEMO_EXCHANGE_CLIENT)
+    consumer = exchange.link_consumer_client(session=session, client_id=DEMO_EXCHANGE_CLIENT)
+    EXCHANGE_CREDENTIALS.update(
+        client_id=DEMO_EXCHANGE_CLIENT, client_secret=secret, xroad_client=consumer.xroad_id
+    )
+    dtks = providers.seed_dtks(
+        session=session, kk_numbers=dtks_sample(session), core=settings, prov=prov
+    )
+    return {"consumer": consumer.xroad_id, **dtks}
+
+
+def exchange_notes(base_url: str) -> list[str]:
+    """How to call the demo providers through the gateway with the consumer's credentials."""
+    if not EXCHANGE_CREDENTIALS:
+        return []
+    creds = EXCHANGE_CREDENTIALS
+    from satu.core.db import make_engine as _engine
+    from satu.exchange import service as exchange
+
+    engine = _engine(get_settings())
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            services = exchange.demo_services(session=session)
+    finally:
+        engine.dispose()
+    lines = [
+        "Exchange demo consumer (Dinas Sosial Kota Bandung):",
+        f"  X-Road-Client: {creds['xroad_client']}",
+        f"  OIDC client_credentials: {creds['client_id']} / {creds['client_secret']}",
+        f"  token: curl -u {creds['client_id']}:{creds['client_secret']} "
+        f"-d grant_type=client_credentials {base_url}/oauth/token",
+    ]
+    for service in services:
+        lines.append(f"  service {service['xroad_id']} -> {service['base_url']}")
+    population = next((s for s in services if s["name"] == providers.POPULATION), None)
+    if population:
+        lines.append(
+            f"  call: curl -H 'Authorization: Bearer <token>' -H 'X-Road-Client: "
+            f"{creds['xroad_client']}' -H 'X-Road-Purpose: social-assistance-eligibility' "
+            f"-H 'X-Road-UserId: 3273015708900001' -H 'Content-Type: application/json' "
+            f'-d \'{{"query":{{"content":{{"nik":"3273015708900001"}}}}}}\' '
+            f"{base_url}/r1/{population['xroad_id']}/data/penduduk/1.0/read"
+        )
+    return lines
+
+
+def prepare_demo(
+    *, settings: Settings, console: Console, prov: ProviderSettings | None = None
+) -> dict[str, int]:
     """Migrate, load regions and agencies, run domain demo seeders; return what is there."""
     if not settings.wilayah_dir.is_dir():
         raise FileNotFoundError(
@@ -161,6 +264,12 @@ def prepare_demo(*, settings: Settings, console: Console) -> dict[str, int]:
         Step(f"Seeding demo content: {domain}", in_transaction(seeder))
         for domain, seeder in domain_seeders()
     ]
+    steps.append(
+        Step(
+            "Wiring the exchange demo (consumer client, DTKS register)",
+            in_transaction(wire_exchange_demo, settings=settings, prov=prov),
+        )
+    )
     console.print(
         f"[bold]Satu demo[/bold] on {engine.url.render_as_string(hide_password=True)}",
         highlight=False,
@@ -210,20 +319,32 @@ def demo(
     if not console.is_terminal:  # logs and CI: wide enough that lines are not cut
         console = Console(soft_wrap=True, width=160)
     settings = get_settings()
+    base_url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    prov = get_provider_settings()
+    if not prov.jwks_url:  # the providers trust the keys this very server publishes
+        prov = prov.model_copy(update={"jwks_url": f"{base_url}/api/v1/exchange/keys"})
     try:
-        counts = prepare_demo(settings=settings, console=console)
+        counts = prepare_demo(settings=settings, console=console, prov=prov)
     except (FileNotFoundError, satudata.ReferenceDataError) as exc:
         console.print(f"[red]Error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
-    base_url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     print_links(console, base_url, counts)
     if not serve:
         console.print("Demo data ready. Start the server with: satu serve", highlight=False)
         return
-    for note in demo_notes():
+    try:
+        servers = providers.start_providers(core=settings, prov=prov)
+    except (RuntimeError, OSError) as exc:
+        console.print(f"[red]Error:[/red] demo providers: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    for note in [*demo_notes(), *exchange_notes(base_url)]:
         console.print(note, highlight=False)
     console.print(f"Serving on {base_url} — press Ctrl+C to stop.", highlight=False)
     if "SATU_LOG_JSON" not in os.environ and "SATU_LOG_LEVEL" not in os.environ:
         # A person is watching: plain text, warnings and errors only (the links are above).
         settings = settings.model_copy(update={"log_json": False, "log_level": "WARNING"})
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+    finally:
+        for server in servers:
+            server.stop()

@@ -17,7 +17,12 @@ app = typer.Typer(
 )
 
 # Modules with a `commands` Typer whose commands and groups join `app` (one per line).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "satu.exchange.registry_cli",
+    "satu.exchange.providers_cli",
+    # "satu.exchange.log_cli",
+    # "satu.exchange.pubsub_cli",
+)
 
 for _name in COMMAND_MODULES:
     _part = importlib.import_module(_name).commands

@@ -28,7 +28,9 @@ MAX_TOKEN_LENGTH = 8192
 
 def client_header(request: Request) -> ClientId:
     """The request's `X-Road-Client` identifier; Client.BadRequest when missing or malformed."""
-    values = request.headers.getlist("x-road-client")
+    values = request.headers.getlist("x-road-client") or request.headers.getlist(
+        "x-govstack-client"  # the GovStack IM name of the same header
+    )
     if not values:
         raise XRoadError("Client.BadRequest", "The X-Road-Client header is required.")
     if len(values) > 1:

@@ -51,3 +51,8 @@ from satu.exchange.schemas import Actor as Actor
 # --- data tracker ---
 
 # --- demo providers ---
+# isort: split
+from satu.exchange.demo import demo_notes as demo_notes
+from satu.exchange.demo import demo_services as demo_services
+from satu.exchange.demo import link_consumer_client as link_consumer_client
+from satu.exchange.demo import seed_demo as seed_demo

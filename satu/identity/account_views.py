@@ -13,10 +13,9 @@ from satu.core.db import DbSession
 from satu.core.errors import Problem
 from satu.core.i18n import gettext_
 from satu.core.web import render
-from satu.identity import accounts, officers, passwords, sessions, totp
+from satu.identity import accounts, officers, sessions, totp
 from satu.identity.access import require_account, require_staff
 from satu.identity.audit import client_ip, list_audit, record_audit
-from satu.identity.models import Account
 from satu.identity.residents import find_resident
 from satu.identity.schemas import (
     ACR_PWD_TOTP,
@@ -70,6 +69,9 @@ def _secret_signer(request: Request) -> URLSafeTimedSerializer:
 def _totp_setup(request: Request, login: LoginInfo, next_url: str, **extra: Any) -> HTMLResponse:
     secret = extra.pop("secret", None) or totp.new_secret()
     label = f"{login.resident_nik[:6]}**********"
+    needs_password = extra.pop("needs_password", None)
+    if needs_password is None:
+        needs_password = not totp.recently_authenticated(login.auth_time)
     return _page(
         request,
         "totp_setup.html",
@@ -79,7 +81,17 @@ def _totp_setup(request: Request, login: LoginInfo, next_url: str, **extra: Any)
         uri=totp.provisioning_uri(secret=secret, label=label),
         sealed=_secret_signer(request).dumps([login.account_id, secret]),
         next=next_url,
+        needs_password=needs_password,
         **extra,
+    )
+
+
+def _already_on(request: Request) -> HTMLResponse:
+    return _page(
+        request,
+        "totp_enabled.html",
+        status_code=409,
+        error=gettext_("Your authenticator app is already on. Turn it off first to replace it."),
     )
 
 
@@ -101,19 +113,52 @@ def totp_setup_submit(
     login: LoginInfo = ACCOUNT,
     sealed: str = Form("", max_length=500),
     code: str = Form("", max_length=16),
+    password: str = Form("", max_length=1024),
     next: str = Form("/akun", max_length=4000),
 ) -> Response:
-    """Confirm the first code; TOTP is on and this session counts as password + TOTP."""
+    """Confirm the first code; TOTP is on and this session counts as password + TOTP.
+
+    Needs a fresh authentication: a sign-in within the last few minutes, else the password.
+    """
     try:
         account_id, secret = _secret_signer(request).loads(sealed, max_age=1800)
     except (BadSignature, ValueError, TypeError) as exc:
         raise Problem("forbidden", "The set-up form is not valid; start again.") from exc
     if account_id != login.account_id:
         raise Problem("forbidden", "The set-up form belongs to another account.")
+    account = accounts.find_account(session=session, account_id=account_id)
+    if account is not None and account.totp_enabled:
+        return _already_on(request)
     ip = client_ip(request)
-    if not totp.enable_totp(
-        session=session, account_id=account_id, secret=secret, code=code, ip=ip
-    ):
+    if not totp.recently_authenticated(login.auth_time):
+        error = None
+        retry_after = None
+        if not password:
+            error = gettext_("For your security, enter your password again.")
+        else:
+            try:
+                totp.reauthenticate(
+                    session=session, account_id=account_id, password=password, ip=ip
+                )
+            except accounts.AccountError as exc:
+                error, retry_after = gettext_(exc.message), exc.retry_after
+        if error is not None:
+            return _totp_setup(
+                request,
+                login,
+                safe_next(next),
+                secret=secret,
+                status_code=429 if retry_after else 401,
+                needs_password=True,
+                error=error,
+            )
+    try:
+        enabled = totp.enable_totp(
+            session=session, account_id=account_id, secret=secret, code=code, ip=ip
+        )
+    except accounts.AccountError:
+        return _already_on(request)
+    if not enabled:
         return _totp_setup(
             request,
             login,
@@ -142,15 +187,27 @@ def totp_disable(
     session: DbSession,
     login: LoginInfo = ACCOUNT,
     password: str = Form("", max_length=1024),
+    code: str = Form("", max_length=16),
 ) -> Response:
-    """Turn TOTP off after re-entering the password."""
-    account = session.get(Account, login.account_id)
-    if account is None or not passwords.verify_password(account.password_hash, password):
-        accounts.record_failure(session=session, keys=[accounts.nik_key(login.resident_nik)])
+    """Turn TOTP off (to remove or replace it) with the password and a current code."""
+    ip = client_ip(request)
+    try:
+        totp.reauthenticate(session=session, account_id=login.account_id, password=password, ip=ip)
+        if not totp.verify_totp(session=session, account_id=login.account_id, code=code, ip=ip):
+            return _page(
+                request,
+                "totp_enabled.html",
+                status_code=401,
+                error=gettext_("The code is wrong or was already used. Wait for a new code."),
+            )
+    except accounts.AccountError as exc:
         return _page(
-            request, "totp_enabled.html", status_code=401, error=gettext_("The password is wrong.")
+            request,
+            "totp_enabled.html",
+            status_code=429 if exc.retry_after else 401,
+            error=gettext_(exc.message),
         )
-    totp.disable_totp(session=session, account_id=login.account_id, ip=client_ip(request))
+    totp.disable_totp(session=session, account_id=login.account_id, ip=ip)
     return _redirect("/akun?done=totp-off")
 
 

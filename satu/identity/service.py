@@ -111,3 +111,17 @@ def consent_for_agency(*, session: Session, nik: str, agency_id: str) -> Consent
     from satu.identity.oidc.consents import consent_for_agency as newest_consent
 
     return newest_consent(session=session, nik=nik, agency_id=agency_id)
+
+
+def verify_dpop_proof(
+    *, session: Session, proof: str, method: str, url: str, access_token: str
+) -> str:
+    """The key thumbprint of a valid DPoP proof for this request; `ValueError` if it is not.
+
+    Compare the result with `AccessTokenInfo.jkt`. The proof's `jti` is recorded (no replay).
+    """
+    from satu.identity.oidc.dpop import verify_proof
+
+    return verify_proof(
+        session=session, proof=proof, method=method, url=url, access_token=access_token
+    )

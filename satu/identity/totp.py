@@ -4,6 +4,10 @@ A code is accepted for the current 30-second step or one step either side (clock
 only once: the account remembers the last step used, and a code for that step or an earlier
 one is refused, so a code seen over a shoulder cannot be replayed. Failures count toward the
 same lockout as passwords.
+
+Enrolling needs a fresh authentication: a sign-in within `REAUTH_WINDOW`, else the password
+typed again. Turning TOTP off (the way to replace it) needs the password and a current code,
+so a session opened with the password alone cannot remove or swap the second factor.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import base64
 import hashlib
 import os
 import time
+from datetime import datetime, timedelta
 
 import pyotp
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,6 +25,7 @@ from sqlalchemy.orm import Session
 from satu.core.config import get_settings
 from satu.core.csrf import app_secret
 from satu.core.db import utcnow
+from satu.identity import passwords
 from satu.identity.accounts import (
     LOCKED,
     AccountError,
@@ -34,6 +40,8 @@ from satu.identity.models import Account
 ISSUER = "Satu"
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
+REAUTH_WINDOW = timedelta(minutes=5)
+ALREADY_ON = "Your authenticator app is already on. Turn it off first to replace it."
 
 
 def _key() -> bytes:
@@ -77,13 +85,47 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     return None
 
 
-def enable_totp(
-    *, session: Session, account_id: str, secret: str, code: str, ip: str | None = None
-) -> bool:
-    """Turn TOTP on after the person proves their app shows the right code."""
+def recently_authenticated(auth_time: datetime) -> bool:
+    """Whether a sign-in at `auth_time` is fresh enough to change the second factor."""
+    return auth_time >= utcnow() - REAUTH_WINDOW
+
+
+def reauthenticate(
+    *, session: Session, account_id: str, password: str, ip: str | None = None
+) -> None:
+    """Re-check the signed-in person's password (throttled); `AccountError` if wrong or locked."""
     account = session.get(Account, account_id)
     if account is None:
         raise AccountError("No such account.")
+    keys = [nik_key(account.resident_nik), f"ip:{ip or 'unknown'}"]
+    wait = locked_for(session=session, keys=keys)
+    if wait:
+        raise AccountError(LOCKED, retry_after=wait)
+    if not passwords.verify_password(account.password_hash, password[:1024]):
+        record_failure(session=session, keys=keys)
+        record_audit(
+            session=session,
+            actor=f"account:{account_id}",
+            action="reauth.failed",
+            target=f"account:{account_id}",
+            ip=ip,
+        )
+        raise AccountError("The password is wrong.")
+
+
+def enable_totp(
+    *, session: Session, account_id: str, secret: str, code: str, ip: str | None = None
+) -> bool:
+    """Turn TOTP on after the person proves their app shows the right code (never replaces one).
+
+    The caller has made sure the person authenticated freshly (`recently_authenticated` or
+    `reauthenticate`).
+    """
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError("No such account.")
+    if account.totp_secret is not None:
+        raise AccountError(ALREADY_ON)
     step = _matching_step(secret, code)
     if step is None:
         record_audit(
@@ -141,7 +183,7 @@ def verify_totp(
 
 
 def disable_totp(*, session: Session, account_id: str, ip: str | None = None) -> None:
-    """Turn TOTP off (the caller has re-checked the password)."""
+    """Turn TOTP off (the caller has re-checked the password and a current code)."""
     account = session.get(Account, account_id)
     if account is None:
         raise AccountError("No such account.")

@@ -321,12 +321,58 @@ async function clientCredentials(as) {
   log('client_credentials (Bearer) introspected as active')
 }
 
+// The server may require DPoP nonces (RFC 9449 sections 8, 9): the DPoP handle remembers the
+// nonce from the refusal's DPoP-Nonce header, and the request is simply made once more.
+async function withNonceRetry(attempt) {
+  try {
+    return await attempt()
+  } catch (error) {
+    if (!oauth.isDPoPNonceError(error)) throw error
+    return await attempt()
+  }
+}
+
+async function nonceClientCredentials(as) {
+  const strict = input.strict_system
+  const client = { client_id: strict.client_id }
+  const clientAuth = oauth.PrivateKeyJwt(await importPrivateJwk(strict.private_jwk))
+  const dpop = oauth.DPoP(client, await oauth.generateKeyPair('ES256'))
+  let asked = false
+  const result = await withNonceRetry(async () => {
+    try {
+      return await oauth.processClientCredentialsResponse(as, client,
+        await oauth.clientCredentialsGrantRequest(as, client, clientAuth, { scope: strict.scope },
+          { ...insecure, DPoP: dpop }))
+    } catch (error) {
+      asked ||= oauth.isDPoPNonceError(error)
+      throw error
+    }
+  })
+  assert(asked, 'the token endpoint asked for a DPoP nonce first')
+  assert(result.token_type.toLowerCase() === 'dpop', 'DPoP-bound token after the nonce retry')
+  log('client_credentials with DPoP server nonce (use_dpop_nonce, then retried)')
+  // The resource side: userinfo asks for a nonce too (401 DPoP challenge); the nonce from the
+  // token endpoint is still current, so the first call goes through to the scope check.
+  let error
+  try {
+    await oauth.protectedResourceRequest(result.access_token, 'GET',
+      new URL(as.userinfo_endpoint), new Headers(), null, { ...insecure, DPoP: dpop })
+  } catch (caught) {
+    error = caught
+  }
+  assert(error && !oauth.isDPoPNonceError(error), `userinfo accepted the cached nonce (${error})`)
+  assert(String(error?.cause?.[0]?.parameters?.error) === 'insufficient_scope',
+    `machine token refused for scope, not for the proof (${JSON.stringify(error?.cause)})`)
+  log('DPoP nonce accepted at the resource server')
+}
+
 try {
   const as = await discover()
-  const flows = input.flows ?? ['query+bearer', 'par+dpop', 'client_credentials']
+  const flows = input.flows ?? ['query+bearer', 'par+dpop', 'client_credentials', 'dpop_nonce']
   let next = 0
   for (const flow of flows) {
     if (flow === 'client_credentials') await clientCredentials(as)
+    else if (flow === 'dpop_nonce') await nonceClientCredentials(as)
     else {
       // One resident per flow: a TOTP code is single use, and the flows run within seconds.
       const resident = input.residents[next++]

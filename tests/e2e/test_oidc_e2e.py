@@ -4,7 +4,8 @@
 discovery -> authorize (PAR or query) -> sign-in with password + TOTP -> consent -> token
 (private_key_jwt, optionally DPoP) -> ID token verified with the JWKS -> userinfo -> refresh
 (rotation, reuse detection) -> revocation + introspection -> RP-initiated logout; and
-client_credentials with private_key_jwt + DPoP. Only test data is created here in Python.
+client_credentials with private_key_jwt + DPoP; and a client that must use DPoP server nonces
+(`use_dpop_nonce`, retried with the `DPoP-Nonce`). Only test data is created here in Python.
 """
 
 from __future__ import annotations
@@ -135,11 +136,30 @@ def _resident(session: Any, serial: int, name: str, born: date) -> dict[str, str
 
 
 @pytest.fixture(scope="module")
-def scenario(oidc_server: _Server, engine: Engine) -> dict[str, Any]:
+def nonces_for_strict_clients() -> Iterator[None]:
+    """DPoP nonces required of clients registered with require_dpop, for this module."""
+    from satu.identity.oidc import dpop
+
+    previous = os.environ.get("SATU_OIDC_DPOP_NONCE")
+    os.environ["SATU_OIDC_DPOP_NONCE"] = "dpop-clients"
+    dpop.dpop_settings.cache_clear()
+    yield
+    if previous is None:
+        os.environ.pop("SATU_OIDC_DPOP_NONCE", None)
+    else:
+        os.environ["SATU_OIDC_DPOP_NONCE"] = previous
+    dpop.dpop_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    oidc_server: _Server, engine: Engine, nonces_for_strict_clients: None
+) -> dict[str, Any]:
     """Residents with TOTP, a sign-in client and a machine client, committed for the server."""
     keys.forget_active_key()  # other tests' rolled-back keys must not be reused
     rp_key = ECKey.generate_key("P-256", auto_kid=True)
     system_key = ECKey.generate_key("P-256", auto_kid=True)
+    strict_key = ECKey.generate_key("P-256", auto_kid=True)
     tag = str(time.time_ns())[-6:]
     base = int(tag) % 9000 + 500
     with transaction(make_sessionmaker(engine)) as session:
@@ -175,6 +195,20 @@ def scenario(oidc_server: _Server, engine: Engine) -> dict[str, Any]:
                 jwks={"keys": [system_key.as_dict(private=False)]},
             ),
         )
+        strict_system = create_client(
+            session=session,
+            settings=oidc_server.settings,
+            spec=ClientSpec(
+                client_id=f"e2e-strict-{tag}",
+                name="Sistem Uji (DPoP nonce)",
+                agency_id="kemendagri.dukcapil",
+                grant_types=["client_credentials"],
+                scopes=["update_oidc_client"],
+                auth_method="private_key_jwt",
+                jwks={"keys": [strict_key.as_dict(private=False)]},
+                require_dpop=True,
+            ),
+        )
     return {
         "issuer": oidc_server.url,
         "residents": residents,
@@ -189,6 +223,11 @@ def scenario(oidc_server: _Server, engine: Engine) -> dict[str, Any]:
             "client_id": system.client.client_id,
             "scope": "update_oidc_client",
             "private_jwk": system_key.as_dict(private=True),
+        },
+        "strict_system": {
+            "client_id": strict_system.client.client_id,
+            "scope": "update_oidc_client",
+            "private_jwk": strict_key.as_dict(private=True),
         },
     }
 
@@ -219,5 +258,7 @@ def test_oauth4webapi_drives_every_flow(scenario: dict[str, Any]) -> None:
         "par+dpop: revocation; introspection reports inactive",
         "par+dpop: RP-initiated logout",
         "client_credentials with private_key_jwt and DPoP",
+        "client_credentials with DPoP server nonce (use_dpop_nonce, then retried)",
+        "DPoP nonce accepted at the resource server",
     ):
         assert expected in steps, steps

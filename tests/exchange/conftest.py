@@ -176,3 +176,22 @@ def exchange_world(
     )
     db.commit()
     return ExchangeWorld(provider=provider, consumer=consumer, service=service)
+
+
+@pytest.fixture
+def sign_in_as(db: Session, client: Any) -> Callable[..., str]:
+    """Sign `client` in as a new account holding `role` (at `agency_id`); returns the account id."""
+    from satu.identity import service as identity
+    from tests.identity.conftest import PASSWORD, resident_data, sign_in
+
+    def make(role: str, agency_id: str | None = None) -> str:
+        resident = identity.register_resident(session=db, data=resident_data())
+        account = identity.create_account(session=db, nik=resident.nik, password=PASSWORD)
+        identity.grant_role(session=db, account_id=account.id, role=role, agency_id=agency_id)
+        db.commit()
+        client.cookies.clear()
+        response = sign_in(client, resident.nik)
+        assert response.status_code == 303, response.text
+        return str(account.id)
+
+    return make

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from satu.core.auth import access_rule
 from satu.core.db import DbSession
 from satu.identity.oidc.clients import authenticate_client
-from satu.identity.oidc.dpop import DPoPError, proof_header, verify_proof
+from satu.identity.oidc.dpop import (
+    NONCE_HEADER,
+    DPoPError,
+    DPoPNonceError,
+    current_nonce,
+    nonce_required,
+    proof_header,
+    verify_proof,
+)
 from satu.identity.oidc.errors import BearerError, OAuthError
 from satu.identity.oidc.models import Client
 from satu.identity.oidc.tokens import AccessInfo, validate_access_token
@@ -99,12 +107,23 @@ def request_urls(request: Request) -> tuple[str, str]:
     return endpoint(settings, request.url.path), str(request.url.replace(query="", fragment=""))
 
 
-def dpop_jkt(*, session: Session, request: Request, access_token: str | None = None) -> str | None:
-    """The key thumbprint of a valid DPoP proof on this request, None without a proof."""
+def dpop_jkt(
+    *,
+    session: Session,
+    request: Request,
+    access_token: str | None = None,
+    client: Client | None = None,
+) -> str | None:
+    """The key thumbprint of a valid DPoP proof on this request, None without a proof.
+
+    Raises `DPoPNonceError` when `client` must use server nonces and the proof lacks a
+    current one.
+    """
     proof = proof_header(request.headers.getlist("dpop"))
     if proof is None:
         return None
     public_url, received_url = request_urls(request)
+    nonce_settings = settings_of(request) if nonce_required(client) else None
     try:
         return verify_proof(
             session=session,
@@ -112,7 +131,10 @@ def dpop_jkt(*, session: Session, request: Request, access_token: str | None = N
             method=request.method,
             url=public_url,
             access_token=access_token,
+            nonce_settings=nonce_settings,
         )
+    except DPoPNonceError:
+        raise  # right URL, only the nonce is missing: the client should retry with one
     except DPoPError:
         if received_url == public_url:
             raise
@@ -122,7 +144,26 @@ def dpop_jkt(*, session: Session, request: Request, access_token: str | None = N
         method=request.method,
         url=received_url,
         access_token=access_token,
+        nonce_settings=nonce_settings,
     )
+
+
+def nonce_headers(request: Request, client: Client | None) -> dict[str, str]:
+    """A fresh `DPoP-Nonce` header when this client must use server nonces."""
+    if not nonce_required(client):
+        return {}
+    return {NONCE_HEADER: current_nonce(settings_of(request))}
+
+
+def dpop_oauth_error(request: Request, client: Client | None, error: DPoPError) -> OAuthError:
+    """The token/PAR endpoint error for a bad proof: `use_dpop_nonce` with a fresh nonce."""
+    if isinstance(error, DPoPNonceError):
+        return OAuthError(
+            "use_dpop_nonce",
+            str(error),
+            headers={NONCE_HEADER: current_nonce(settings_of(request))},
+        )
+    return OAuthError("invalid_dpop_proof", str(error), headers=nonce_headers(request, client))
 
 
 def _token_from_header(request: Request) -> tuple[str, str]:
@@ -150,8 +191,13 @@ def check_bearer(*, session: Session, request: Request) -> AccessInfo:
             raise BearerError(
                 "invalid_token", "This token is DPoP-bound; use the DPoP scheme.", scheme="DPoP"
             )
+        client = session.get(Client, info.client_id)
         try:
-            jkt = dpop_jkt(session=session, request=request, access_token=token)
+            jkt = dpop_jkt(session=session, request=request, access_token=token, client=client)
+        except DPoPNonceError as error:
+            nonce_error = BearerError("use_dpop_nonce", str(error), scheme="DPoP")
+            nonce_error.extra_headers[NONCE_HEADER] = current_nonce(settings_of(request))
+            raise nonce_error from error
         except DPoPError as error:
             raise BearerError("invalid_dpop_proof", str(error), scheme="DPoP") from error
         if jkt is None:

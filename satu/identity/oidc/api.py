@@ -18,6 +18,8 @@ from satu.identity.oidc.access import (
     ClientAuth,
     bearer_token,
     dpop_jkt,
+    dpop_oauth_error,
+    nonce_headers,
     oauth_client,
 )
 from satu.identity.oidc.claims import resident_claims
@@ -56,6 +58,8 @@ def _audit(
 def _refuse(
     session: Session, request: Request, auth: ClientAuth, action: str, error: OAuthError
 ) -> JSONResponse:
+    if error.error == "use_dpop_nonce":  # the nonce exchange of RFC 9449, not a failure
+        return error.response()
     actor = f"client:{auth.attempted_client_id}" if auth.attempted_client_id else "anonymous"
     _audit(
         session,
@@ -143,13 +147,17 @@ def jwks(request: Request, session: DbSession, _: None = Depends(public)) -> JSO
 
 
 def _dpop_for_token(session: Session, request: Request, auth: ClientAuth) -> str | None:
-    try:
-        jkt = dpop_jkt(session=session, request=request)
-    except DPoPError as error:
-        raise OAuthError("invalid_dpop_proof", str(error)) from error
     assert auth.client is not None
+    try:
+        jkt = dpop_jkt(session=session, request=request, client=auth.client)
+    except DPoPError as error:
+        raise dpop_oauth_error(request, auth.client, error) from error
     if jkt is None and auth.client.require_dpop:
-        raise OAuthError("invalid_dpop_proof", "This client must present a DPoP proof.")
+        raise OAuthError(
+            "invalid_dpop_proof",
+            "This client must present a DPoP proof.",
+            headers=nonce_headers(request, auth.client),
+        )
     return jkt
 
 
@@ -204,7 +212,7 @@ def token(
             "dpop": jkt is not None,
         },
     )
-    return JSONResponse(body, headers=NO_STORE)
+    return JSONResponse(body, headers={**NO_STORE, **nonce_headers(request, client)})
 
 
 @router.post("/oauth/par")
@@ -231,9 +239,9 @@ def pushed_authorization(
         if "request_uri" in params:
             raise OAuthError("invalid_request", "request_uri is not allowed in a pushed request.")
         try:
-            jkt = dpop_jkt(session=session, request=request)
+            jkt = dpop_jkt(session=session, request=request, client=client)
         except DPoPError as error:
-            raise OAuthError("invalid_dpop_proof", str(error)) from error
+            raise dpop_oauth_error(request, client, error) from error
         try:
             authorize.parse_request(session=session, params=params, pushed=True, client=client)
         except authorize.FatalAuthError as error:
@@ -249,7 +257,9 @@ def pushed_authorization(
     except OAuthError as error:
         return _refuse(session, request, auth, "oidc.par.refused", error)
     return JSONResponse(
-        {"request_uri": request_uri, "expires_in": expires_in}, status_code=201, headers=NO_STORE
+        {"request_uri": request_uri, "expires_in": expires_in},
+        status_code=201,
+        headers={**NO_STORE, **nonce_headers(request, client)},
     )
 
 

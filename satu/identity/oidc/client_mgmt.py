@@ -3,6 +3,9 @@
 
 Callers are admin systems holding an access token from this provider (client_credentials)
 with the `add_oidc_client` or `update_oidc_client` scope, as the GovStack spec describes.
+A caller manages only its own agency's clients and grants only ordinary scopes its own client
+holds; `nik` and the management scopes are granted by an operator through the CLI, and a
+client holding one is changed only there (see `delegation.py`).
 Requests and answers use the spec's envelope (`requestTime`/`request`,
 `responseTime`/`response`/`errors`); refused requests carry a 4xx status as well as `errors`.
 Beyond the spec: `agencyId` (defaults to `relyingPartyId`), `postLogoutRedirectUris`,
@@ -23,14 +26,10 @@ from satu.core.db import DbSession, utcnow
 from satu.identity import service as identity
 from satu.identity.audit import client_ip
 from satu.identity.oidc.access import client_manager
-from satu.identity.oidc.clients import (
-    ClientSpecError,
-    create_client,
-    get_client,
-    update_client,
-)
+from satu.identity.oidc.clients import ClientSpecError, create_client, update_client
+from satu.identity.oidc.delegation import ClientAccessError, check_delegation, managed_client
 from satu.identity.oidc.errors import OAuthRoute
-from satu.identity.oidc.schemas import ClientSpec
+from satu.identity.oidc.schemas import ClientOut, ClientSpec
 from satu.identity.oidc.scopes import CLAIM_TO_SCOPE
 from satu.identity.oidc.tokens import AccessInfo
 from satu.identity.oidc.util import settings_of
@@ -147,22 +146,48 @@ def _audit(session: Session, request: Request, info: AccessInfo, action: str, ta
     )
 
 
-@router.post("/client-mgmt/oidc-client")
-async def create_oidc_client(
-    request: Request, session: DbSession, info: AccessInfo = Depends(client_manager)
-) -> JSONResponse:
-    """Register a relying party (GovStack `post-client`)."""
-    body = await _json(request)
-    try:
+def _registration(
+    *,
+    session: Session,
+    info: AccessInfo,
+    body: Any,
+    client_id: str | None,
+    existing: ClientOut | None = None,
+) -> ClientSpec:
+    """The registration a POST or PUT asks for, checked against what the caller may grant."""
+    if existing is None:
         req = body.get("request") if isinstance(body, dict) else None
         client_id = req.get("clientId") if isinstance(req, dict) else None
         if not isinstance(client_id, str) or not client_id:
             raise ClientSpecError("invalid_client_id", "clientId is required.")
-        spec = spec_from_govstack(body, client_id=client_id)
+    spec = spec_from_govstack(
+        body, client_id=client_id, existing=existing.model_dump() if existing else None
+    )
+    check_delegation(
+        session=session, manager_client_id=info.client_id, spec=spec, existing=existing
+    )
+    return spec
+
+
+def _refusal(error: ClientSpecError) -> JSONResponse:
+    if isinstance(error, ClientAccessError):
+        status = error.status
+    else:
+        status = 409 if error.code == "duplicate_client_id" else 400
+    return _error(error.code, error.message, status)
+
+
+@router.post("/client-mgmt/oidc-client")
+async def create_oidc_client(
+    request: Request, session: DbSession, info: AccessInfo = Depends(client_manager)
+) -> JSONResponse:
+    """Register a relying party (GovStack `post-client`) for the caller's own agency."""
+    body = await _json(request)
+    try:
+        spec = _registration(session=session, info=info, body=body, client_id=None)
         created = create_client(session=session, settings=settings_of(request), spec=spec)
     except ClientSpecError as error:
-        status = 409 if error.code == "duplicate_client_id" else 400
-        return _error(error.code, error.message, status)
+        return _refusal(error)
     _audit(session, request, info, "oidc.client.created", created.client.client_id)
     return _envelope({"clientId": created.client.client_id}, [], 200)
 
@@ -174,15 +199,23 @@ async def update_oidc_client(
     session: DbSession,
     info: AccessInfo = Depends(client_manager),
 ) -> JSONResponse:
-    """Update a relying party (GovStack `put-oidc-client-client_id`); its key stays."""
-    existing = get_client(session=session, client_id=client_id)
+    """Update a relying party of the caller's agency (GovStack `put-oidc-client-client_id`).
+
+    Another agency's client answers 404 exactly like a missing one, revealing nothing. The
+    client's key stays unless a new `publicKey` is given.
+    """
+    existing = managed_client(
+        session=session, manager_client_id=info.client_id, client_id=client_id
+    )
     if existing is None:
-        return _error("invalid_client_id", f"No client {client_id!r}.", 404)
+        return _error("invalid_client_id", "No such client.", 404)
     body = await _json(request)
     try:
-        spec = spec_from_govstack(body, client_id=client_id, existing=existing.model_dump())
+        spec = _registration(
+            session=session, info=info, body=body, client_id=client_id, existing=existing
+        )
         updated = update_client(session=session, client_id=client_id, spec=spec)
     except ClientSpecError as error:
-        return _error(error.code, error.message, 400)
+        return _refusal(error)
     _audit(session, request, info, "oidc.client.updated", updated.client_id)
     return _envelope({"clientId": updated.client_id}, [], 200)

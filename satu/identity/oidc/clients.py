@@ -84,7 +84,8 @@ def _check_jwks(jwks: dict[str, Any]) -> None:
         raise ClientSpecError("invalid_public_key", f"Unreadable key: {error}") from error
 
 
-def _validated(*, session: Session, spec: ClientSpec) -> ClientSpec:
+def validated_spec(*, session: Session, spec: ClientSpec) -> ClientSpec:
+    """`spec` checked against the registry and our rules, acr values normalised."""
     if satudata.find_agency(session=session, agency_id=spec.agency_id) is None:
         raise ClientSpecError("invalid_rp_id", f"No agency {spec.agency_id!r} in the registry.")
     for uri in spec.redirect_uris:
@@ -166,7 +167,7 @@ def _apply(client: Client, spec: ClientSpec) -> None:
 
 def create_client(*, session: Session, settings: Settings, spec: ClientSpec) -> ClientCreated:
     """Register a client; the secret (client_secret_basic) is returned only here."""
-    spec = _validated(session=session, spec=spec)
+    spec = validated_spec(session=session, spec=spec)
     client_id = spec.client_id or random_token(16)
     if session.get(Client, client_id) is not None:
         raise ClientSpecError("duplicate_client_id", f"Client {client_id!r} already exists.")
@@ -189,7 +190,7 @@ def update_client(*, session: Session, client_id: str, spec: ClientSpec) -> Clie
     client = session.get(Client, client_id)
     if client is None:
         raise ClientSpecError("invalid_client_id", f"No client {client_id!r}.")
-    spec = _validated(session=session, spec=spec)
+    spec = validated_spec(session=session, spec=spec)
     old_method = client.auth_method
     _apply(client, spec)
     if spec.auth_method != old_method and spec.auth_method != "client_secret_basic":

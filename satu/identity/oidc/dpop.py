@@ -1,29 +1,90 @@
-"""DPoP (RFC 9449): checking proof JWTs and binding tokens to the client's key (`cnf.jkt`)."""
+"""DPoP (RFC 9449): checking proof JWTs and binding tokens to the client's key (`cnf.jkt`).
+
+Server nonces (RFC 9449 sections 8 and 9) are stateless: the nonce of a time window is an
+HMAC of the window number under a key derived from the server secret, so every worker and
+machine sharing `SATU_SECRET_KEY` agrees without storage. A proof's nonce is accepted for the
+current and the previous window. `SATU_OIDC_DPOP_NONCE` says when a nonce is required: `off`
+(default), `dpop-clients` (clients registered with `require_dpop`) or `always` (every DPoP
+proof at the token, PAR and userinfo endpoints).
+"""
 
 from __future__ import annotations
 
+import hmac
+import time
 from datetime import timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
 
+from satu.core.config import Settings
 from satu.core.db import utcnow
 from satu.identity.oidc import replay
 from satu.identity.oidc.clients import _unverified
 from satu.identity.oidc.errors import OAuthError
+from satu.identity.oidc.keys import keyed_hash
+from satu.identity.oidc.models import Client
 from satu.identity.oidc.util import ASYMMETRIC_ALGS, sha256_b64url
 
 PROOF_MAX_AGE = timedelta(seconds=300)
 PROOF_FUTURE_SKEW = timedelta(seconds=60)
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+NONCE_WINDOW_SECONDS = 300
+NONCE_HEADER = "DPoP-Nonce"
 
 
 class DPoPError(ValueError):
     """A DPoP proof that is missing, malformed or does not match the request."""
+
+
+class DPoPNonceError(DPoPError):
+    """A proof without a current server nonce where one is required (`use_dpop_nonce`)."""
+
+
+class DPoPSettings(BaseSettings):
+    """DPoP options (`SATU_OIDC_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SATU_OIDC_", extra="ignore")
+
+    dpop_nonce: Literal["off", "dpop-clients", "always"] = "off"
+
+
+@lru_cache(maxsize=1)
+def dpop_settings() -> DPoPSettings:
+    """The process's DPoP options (read once)."""
+    return DPoPSettings()
+
+
+def nonce_required(client: Client | None) -> bool:
+    """Whether DPoP proofs from this client must carry a server nonce."""
+    mode = dpop_settings().dpop_nonce
+    if mode == "always":
+        return True
+    return mode == "dpop-clients" and client is not None and bool(client.require_dpop)
+
+
+def _nonce_for(settings: Settings, window: int) -> str:
+    return keyed_hash(settings, "dpop-nonce", str(window))[:32]
+
+
+def current_nonce(settings: Settings, now: float | None = None) -> str:
+    """The nonce to hand out now (an HMAC of the current time window)."""
+    moment = now if now is not None else time.time()
+    return _nonce_for(settings, int(moment // NONCE_WINDOW_SECONDS))
+
+
+def nonce_valid(settings: Settings, nonce: Any, now: float | None = None) -> bool:
+    """Whether `nonce` is the nonce of the current or the previous window."""
+    if not isinstance(nonce, str) or len(nonce) != 32:
+        return False
+    window = int((now if now is not None else time.time()) // NONCE_WINDOW_SECONDS)
+    return any(hmac.compare_digest(nonce, _nonce_for(settings, w)) for w in (window, window - 1))
 
 
 def _normalise_url(url: str) -> str:
@@ -52,8 +113,12 @@ def verify_proof(
     method: str,
     url: str,
     access_token: str | None = None,
+    nonce_settings: Settings | None = None,
 ) -> str:
-    """Check a DPoP proof for this request; the JWK thumbprint (`jkt`) of its key."""
+    """Check a DPoP proof for this request; the JWK thumbprint (`jkt`) of its key.
+
+    With `nonce_settings`, the proof must carry a current server nonce (`DPoPNonceError`).
+    """
     try:
         header, claims = _unverified(proof)
     except OAuthError as error:
@@ -90,6 +155,10 @@ def verify_proof(
         raise DPoPError("The DPoP proof is too old or from the future.")
     if access_token is not None and claims.get("ath") != sha256_b64url(access_token):
         raise DPoPError("The DPoP proof ath does not match the access token.")
+    if nonce_settings is not None and not nonce_valid(nonce_settings, claims.get("nonce")):
+        raise DPoPNonceError(
+            "A DPoP proof with the current server nonce is required; use the DPoP-Nonce header."
+        )
     if not replay.first_use(
         session=session,
         kind="dpop",

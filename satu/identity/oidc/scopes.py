@@ -17,6 +17,8 @@ USER_SCOPES = ("openid", "profile", "birthdate", "address", "age_over_18", "nik"
 # Scopes only a machine client may hold (client_credentials).
 ADMIN_SCOPES = ("add_oidc_client", "update_oidc_client")
 SUPPORTED_SCOPES = USER_SCOPES + ADMIN_SCOPES
+# Scopes an operator grants only through the CLI, never through the client-management API.
+CLI_ONLY_SCOPES = (*ADMIN_SCOPES, "nik")
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),

@@ -8,6 +8,7 @@ from satu.identity import service as identity
 from satu.identity.oidc.clients import get_client
 from tests.identity.oidc.support import (
     AGENCY,
+    OTHER_AGENCY,
     csrf_of,
     decode_unverified,
     hidden_fields,
@@ -18,13 +19,18 @@ from tests.identity.oidc.support import (
 LOGOUT_TO = "https://layanan.example.go.id/keluar"
 
 
+# What the management system may hand out through the API (beside its management scopes).
+DELEGABLE = ["openid", "profile", "birthdate", "age_over_18"]
+
+
 @pytest.fixture
 def admin_token(client, register):
-    def make(scope: str) -> str:
+    def make(scope: str, agency: str = AGENCY) -> str:
         system = register(
             grant_types=["client_credentials"],
             redirect_uris=[],
-            scopes=["add_oidc_client", "update_oidc_client"],
+            scopes=["add_oidc_client", "update_oidc_client", *DELEGABLE],
+            agency_id=agency,
         )
         response = client.post(
             "/oauth/token",
@@ -124,6 +130,137 @@ def test_bad_registrations_get_govstack_error_codes(client, admin_token, changes
     )
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["errorCode"] == code
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"scopes": ["add_oidc_client"], "grantTypes": ["client_credentials"], "redirectUris": []},
+        {
+            "scopes": ["openid", "update_oidc_client"],
+            "grantTypes": ["client_credentials", "authorization_code"],
+        },
+        {"userClaims": ["name", "nik"]},
+        {"scopes": ["openid", "nik"]},
+        # Ordinary, but more than the managing client itself holds.
+        {"userClaims": ["address"]},
+        {"scopes": ["openid", "offline_access"]},
+    ],
+)
+def test_api_cannot_grant_operator_scopes_or_more_than_it_holds(
+    client, db, admin_token, changes
+) -> None:
+    token = admin_token("add_oidc_client")
+    response = client.post("/client-mgmt/oidc-client", json=_body(**changes), headers=_auth(token))
+    assert response.status_code == 403, response.text
+    error = response.json()["errors"][0]
+    assert error["errorCode"] == "invalid_claim" and error["errorMessage"]
+    assert get_client(session=db, client_id="e-health-service") is None
+
+
+def test_api_grants_what_it_holds(client, db, admin_token) -> None:
+    token = admin_token("add_oidc_client")
+    response = client.post(
+        "/client-mgmt/oidc-client",
+        json=_body(userClaims=["name", "birthdate", "age_over_18"]),
+        headers=_auth(token),
+    )
+    assert response.status_code == 200, response.text
+    stored = get_client(session=db, client_id="e-health-service")
+    assert stored.scopes == ["openid", "profile", "birthdate", "age_over_18"]
+
+
+def test_api_registers_clients_only_for_its_own_agency(client, db, admin_token) -> None:
+    token = admin_token("add_oidc_client")
+    for field in ("relyingPartyId", "agencyId"):
+        response = client.post(
+            "/client-mgmt/oidc-client", json=_body(**{field: OTHER_AGENCY}), headers=_auth(token)
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["errors"][0]["errorCode"] == "invalid_rp_id"
+    assert get_client(session=db, client_id="e-health-service") is None
+
+
+def _update_body(**changes):
+    body = _body(**changes)
+    body["request"].pop("clientId")
+    body["request"].pop("publicKey")
+    return body
+
+
+def test_update_of_another_agencys_client_looks_missing(client, db, register, admin_token) -> None:
+    theirs = register(agency_id=OTHER_AGENCY, scopes=["openid", "profile"])
+    token = admin_token("update_oidc_client")
+    attempt = client.put(
+        f"/client-mgmt/oidc-client/{theirs.client_id}",
+        json=_update_body(relyingPartyId=OTHER_AGENCY, redirectUris=["https://evil.example/cb"]),
+        headers=_auth(token),
+    )
+    missing = client.put(
+        "/client-mgmt/oidc-client/no-such-client",
+        json=_update_body(relyingPartyId=OTHER_AGENCY),
+        headers=_auth(token),
+    )
+    assert attempt.status_code == missing.status_code == 404
+    assert attempt.json()["errors"] == missing.json()["errors"]
+    stored = get_client(session=db, client_id=theirs.client_id)
+    assert stored.redirect_uris == ["https://layanan.example.go.id/callback"]
+    # Their own manager may update it.
+    own = client.put(
+        f"/client-mgmt/oidc-client/{theirs.client_id}",
+        json=_update_body(relyingPartyId=OTHER_AGENCY),
+        headers=_auth(admin_token("update_oidc_client", OTHER_AGENCY)),
+    )
+    assert own.status_code == 200, own.text
+
+
+def test_update_cannot_move_a_client_to_another_agency(client, db, register, admin_token) -> None:
+    ours = register(scopes=["openid", "profile"])
+    response = client.put(
+        f"/client-mgmt/oidc-client/{ours.client_id}",
+        json=_update_body(relyingPartyId=OTHER_AGENCY),
+        headers=_auth(admin_token("update_oidc_client")),
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["errorCode"] == "invalid_rp_id"
+    assert get_client(session=db, client_id=ours.client_id).agency_id == AGENCY
+
+
+def test_update_cannot_grant_nik_nor_touch_an_operator_client(
+    client, db, register, admin_token
+) -> None:
+    token = admin_token("update_oidc_client")
+    plain = register(scopes=["openid", "profile"])
+    widened = client.put(
+        f"/client-mgmt/oidc-client/{plain.client_id}",
+        json=_update_body(userClaims=["name", "nik"]),
+        headers=_auth(token),
+    )
+    assert widened.status_code == 403
+    assert get_client(session=db, client_id=plain.client_id).scopes == ["openid", "profile"]
+    operator_made = register(scopes=["openid", "profile", "nik"])
+    changed = client.put(
+        f"/client-mgmt/oidc-client/{operator_made.client_id}",
+        json=_update_body(userClaims=["name"]),
+        headers=_auth(token),
+    )
+    assert changed.status_code == 403
+    assert "operator" in changed.json()["errors"][0]["errorMessage"]
+    assert "nik" in get_client(session=db, client_id=operator_made.client_id).scopes
+    # A management client cannot be re-keyed through the API either.
+    manager = register(
+        grant_types=["client_credentials"], redirect_uris=[], scopes=["update_oidc_client"]
+    )
+    rekey = client.put(
+        f"/client-mgmt/oidc-client/{manager.client_id}",
+        json=_body(grantTypes=["client_credentials"], redirectUris=[], scopes=[]),
+        headers=_auth(token),
+    )
+    assert rekey.status_code == 403
 
 
 def test_client_management_requires_an_admin_token(client, signed_in, rp, tokens_for) -> None:

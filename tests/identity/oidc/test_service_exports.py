@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey
 
@@ -131,8 +132,42 @@ def test_dpop_bound_token_reports_its_key(client, db, settings, signed_in, rp) -
         headers={"DPoP": dpop_proof(key, "POST", TOKEN_URL)},
     )
     assert response.status_code == 200, response.text
-    info = identity.verify_access_token(session=db, token=response.json()["access_token"])
+    access = response.json()["access_token"]
+    info = identity.verify_access_token(session=db, token=access)
     assert info is not None and info.jkt == key.thumbprint()
+    # A resource server of another domain checks the request's proof against it.
+    url = "https://exchange.example.go.id/api/v1/data"
+    proof = dpop_proof(key, "GET", url, access_token=access)
+    assert (
+        identity.verify_dpop_proof(
+            session=db, proof=proof, method="GET", url=url, access_token=access
+        )
+        == info.jkt
+    )
+    with pytest.raises(ValueError):  # replayed
+        identity.verify_dpop_proof(
+            session=db, proof=proof, method="GET", url=url, access_token=access
+        )
+    other = dpop_proof(new_key(), "GET", url, access_token=access)
+    assert (
+        identity.verify_dpop_proof(
+            session=db, proof=other, method="GET", url=url, access_token=access
+        )
+        != info.jkt
+    )
+    for method, where, token in (
+        ("POST", url, access),
+        ("GET", url + "/other", access),
+        ("GET", url, access + "x"),
+    ):
+        with pytest.raises(ValueError):
+            identity.verify_dpop_proof(
+                session=db,
+                proof=dpop_proof(key, "GET", url, access_token=access),
+                method=method,
+                url=where,
+                access_token=token,
+            )
 
 
 def test_consent_for_agency(client, db, signed_in, rp, register, tokens_for) -> None:
