@@ -57,6 +57,7 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.api", "router"),
     ("satu.exchange.metaservices", "router"),
     ("satu.exchange.config_api", "router"),
+    ("satu.exchange.log_api", "router"),
     # The exchange gateway's catch-all /r1/{path:path} must stay last.
     ("satu.exchange.gateway", "router"),
 )

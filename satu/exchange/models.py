@@ -175,6 +175,22 @@ class LogEntry(Base):
     outcome: Mapped[str] = mapped_column(String(100), default="")
 
 
+class LogNode(Base):
+    """A stored hash of a complete subtree: leaves [idx * 2**level, (idx + 1) * 2**level).
+
+    Level 0 (the leaves) lives in `exchange_log_entry`; these rows (level >= 1) are derived
+    and let roots and proofs be computed with O(log n) reads. `audit` re-derives them.
+    """
+
+    __tablename__ = "exchange_log_node"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class TreeHead(Base):
     """A signed tree head: the log's size and root hash at a time, signed by the exchange key."""
 

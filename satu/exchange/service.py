@@ -43,6 +43,10 @@ from satu.exchange.registry import update_subsystem as update_subsystem
 from satu.exchange.schemas import Actor as Actor
 
 # --- transparency log ---
+from satu.exchange.transparency import inclusion_proof as inclusion_proof
+from satu.exchange.transparency import latest_tree_head as latest_tree_head
+from satu.exchange.transparency import sign_tree_head as sign_tree_head
+from satu.exchange.transparency import subject_key as subject_key
 
 # --- gateway ---
 

@@ -53,6 +53,18 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "exchange_log_node",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column(
+            "idx",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_exchange_log_node")),
+    )
+    op.create_table(
         "exchange_seen_nonce",
         sa.Column("key_id", sa.String(length=100), nullable=False),
         sa.Column("nonce", sa.String(length=200), nullable=False),
@@ -405,6 +417,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_exchange_seen_nonce_expires_at"))
 
     op.drop_table("exchange_seen_nonce")
+    op.drop_table("exchange_log_node")
     with op.batch_alter_table("exchange_log_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_exchange_log_entry_transaction_id"))
         batch_op.drop_index("ix_exchange_log_entry_subject_time")
