@@ -336,6 +336,19 @@ def test_provider_signatures_are_checked_when_it_signs(world: World) -> None:
         _logged(world, response, "Server.ServerProxy.InvalidSignature")
 
 
+def test_answers_must_echo_this_calls_ids(world: World) -> None:
+    cases = [
+        ("signed", "/signed-no-echo", "does not echo X-Road-Request-Id"),
+        ("signed", "/signed-other-call", "another call's x-road-request-id"),
+        ("open", "/echo-other-transaction", "another call's x-road-id"),
+    ]
+    for service, path, message in cases:
+        response = httpx.get(world.url(service, path), headers=world.headers())
+        body = _refused(response, world, "Server.ServerProxy.MalformedResponse", 502)
+        assert message in body["message"]
+        _logged(world, response, "Server.ServerProxy.MalformedResponse")
+
+
 def test_provider_down_opens_the_breaker(world: World) -> None:
     from satu.exchange.breaker import FAILURE_THRESHOLD
 
