@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import weakref
 from dataclasses import dataclass
 
 import httpx
 
 from satu.exchange.xroad import XRoadError
+
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    # httpcore tries `import sniffio` on every request; when it is not installed, each try
+    # searches sys.path on disk. Remember the miss (the import fails the same way, at once).
+    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
 
 CONNECT_TIMEOUT = 3.0
 RETRIES = 2

@@ -11,39 +11,43 @@ One call:
     hosted key;
  2. forward it (circuit breaker, timeouts, size limits, safe retries) without holding a
     database connection;
- 3. in a second transaction: verify the provider's signature (when its subsystem requires
-    one or it sent one), check that the answer echoes this call's X-Road-Id and
-    X-Road-Request-Id, sign the answer with the provider member's hosted key, append the
-    exchange to the transparency log and COMMIT; only then answer.
+ 3. verify the provider's signature (when its subsystem requires one or it sent one), check
+    that the answer echoes this call's X-Road-Id and X-Road-Request-Id, sign the answer with
+    the provider member's hosted key;
+ 4. append the exchange to the transparency log and COMMIT (group commit with the calls
+    ending at the same time: `gateway_log.py`); only then answer.
 Every refusal and failure is logged too, with the X-Road error type as outcome, and answered
 as X-Road's `{type, message, detail}` with `X-Road-Error`.
 
-The gateway manages its own two transactions (not `DbSession`), so that no database
-connection is held while the provider works; each phase is one hop to the thread pool.
+The gateway manages its own short transactions (not `DbSession`), so that no database
+connection is held while the provider works; phases 1, 3 and 4 are one thread-pool hop each.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from satu.core.auth import access_rule
 from satu.core.db import transaction
 from satu.exchange import signatures as sig
-from satu.exchange import transparency
 from satu.exchange.forwarding import BackendAnswer, answer_headers, check_answer, forward
 from satu.exchange.gateway_call import Call, log_record, new_call, read_body, xroad_headers
 from satu.exchange.gateway_checks import check_call
-from satu.exchange.gateway_state import GatewayState, gateway_state
+from satu.exchange.gateway_state import GatewayState, NeedsDatabase, gateway_state
+from satu.exchange.schemas import SubsystemInfo
 from satu.exchange.xroad import XRoadError, xroad_error_response
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _BREAKER_FAILURES = ("Server.ServerProxy.ServiceFailed", "Server.ServerProxy.ServiceTimeout")
@@ -63,21 +67,42 @@ async def gateway(
 ) -> Response:
     """Carry one X-Road REST call to the provider's backend and its answer back."""
     state = gateway_state(request.app)
-    factory = request.app.state.sessionmaker
     call = new_call(request, path)
     try:
         await read_body(request, call)
-        await run_in_threadpool(_prepare, factory, state, request, call)
+        await _phase(state, check_call, request, call)
         answer = await _forward(state, call)
-        return await run_in_threadpool(_finish, factory, state, call, answer)
+        headers = await _phase(state, _seal, call, answer)
+        record = log_record(call, status=answer.status, outcome="ok", response_body=answer.body)
     except XRoadError as error:
-        return await run_in_threadpool(_fail, factory, state, call, error)
+        return await _fail(state, call, error)
+    try:
+        await state.log_writer().append(record)
+    except Exception:
+        log.exception("could not log an exchange call")
+        return _unlogged(state, call)
+    state.metrics.observe(
+        service=call.metric_service, outcome="ok", seconds=time.perf_counter() - call.started
+    )
+    return Response(
+        content=answer.body, status_code=answer.status, headers=dict(headers.multi_items())
+    )
 
 
-def _prepare(factory: Any, state: GatewayState, request: Request, call: Call) -> None:
-    """Phase 1: every check, the consumer's signature, the signed request to the backend."""
-    with transaction(factory) as session:
-        check_call(session, state, request, call)
+async def _phase(state: GatewayState, run: Callable[..., _T], *args: Any) -> _T:
+    """Run a phase (`run(session, state, *args)`) on the event loop when the caches hold all
+    it needs (steady state: no database work, no thread hop); on a cache miss, again in the
+    thread pool in one short transaction. Phases are safe to run twice."""
+    try:
+        return run(state.offline, state, *args)
+    except NeedsDatabase:
+        pass
+    return await run_in_threadpool(_in_transaction, state, run, *args)
+
+
+def _in_transaction(state: GatewayState, run: Callable[..., _T], *args: Any) -> _T:
+    with transaction(state.factory) as session:
+        return run(session, state, *args)
 
 
 async def _forward(state: GatewayState, call: Call) -> BackendAnswer:
@@ -112,42 +137,43 @@ async def _forward(state: GatewayState, call: Call) -> BackendAnswer:
     return answer
 
 
-def _finish(factory: Any, state: GatewayState, call: Call, answer: BackendAnswer) -> Response:
-    """Phase 3: check and sign the answer, log the exchange, commit, then answer."""
+def _seal(
+    session: Session, state: GatewayState, call: Call, answer: BackendAnswer
+) -> httpx.Headers:
+    """Phase 3: check the answer (form, provider's signature, echoed ids) and sign it; the
+    headers of the answer to the consumer."""
     assert call.service is not None
     provider = call.service.provider
     check_answer(answer, service=call.service.xroad_id)
-    with transaction(factory) as session:
-        if provider.require_signature or "signature-input" in answer.headers:
-            try:
-                sig.verify_response(
-                    status=answer.status,
-                    headers=answer.headers,
-                    body=answer.body,
-                    lookup=lambda kid: state.public_key(session, kid),
-                    member=(provider.member_class, provider.member_code),
-                    subsystem_id=provider.id,
-                )
-            except sig.SignatureError as exc:
-                raise XRoadError(
-                    "Server.ServerProxy.InvalidSignature",
-                    f"The provider's answer signature is refused: {exc.reason}",
-                ) from None
-        _check_echo(call, answer, signed=provider.require_signature)
-        headers = httpx.Headers(answer_headers(answer.headers))
-        headers.update(xroad_headers(call))
-        key_id, private_key = state.hosted_key(session, provider.member_class, provider.member_code)
-        sig.sign_response(
-            headers, status=answer.status, key_id=key_id, private_key=private_key, body=answer.body
+    if provider.require_signature or "signature-input" in answer.headers:
+        _check_provider_signature(session, state, provider, answer)
+    _check_echo(call, answer, signed=provider.require_signature)
+    key_id, private_key = state.hosted_key(session, provider.member_class, provider.member_code)
+    headers = httpx.Headers(answer_headers(answer.headers))
+    headers.update(xroad_headers(call))
+    sig.sign_response(
+        headers, status=answer.status, key_id=key_id, private_key=private_key, body=answer.body
+    )
+    return headers
+
+
+def _check_provider_signature(
+    session: Session, state: GatewayState, provider: SubsystemInfo, answer: BackendAnswer
+) -> None:
+    try:
+        sig.verify_response(
+            status=answer.status,
+            headers=answer.headers,
+            body=answer.body,
+            lookup=lambda kid: state.public_key(session, kid),
+            member=(provider.member_class, provider.member_code),
+            subsystem_id=provider.id,
         )
-        record = log_record(call, status=answer.status, outcome="ok", response_body=answer.body)
-        transparency.append(session=session, record=record)
-    state.metrics.observe(
-        service=call.metric_service, outcome="ok", seconds=time.perf_counter() - call.started
-    )
-    return Response(
-        content=answer.body, status_code=answer.status, headers=dict(headers.multi_items())
-    )
+    except sig.SignatureError as exc:
+        raise XRoadError(
+            "Server.ServerProxy.InvalidSignature",
+            f"The provider's answer signature is refused: {exc.reason}",
+        ) from None
 
 
 def _check_echo(call: Call, answer: BackendAnswer, *, signed: bool) -> None:
@@ -168,22 +194,29 @@ def _check_echo(call: Call, answer: BackendAnswer, *, signed: bool) -> None:
             )
 
 
-def _fail(factory: Any, state: GatewayState, call: Call, error: XRoadError) -> Response:
+async def _fail(state: GatewayState, call: Call, error: XRoadError) -> Response:
     """Log the refused or failed call (committed), then answer X-Road's error."""
     response = xroad_error_response(error, headers=xroad_headers(call))
     try:
-        with transaction(factory) as session:
-            record = log_record(
-                call, status=error.status, outcome=error.type, response_body=response.body
-            )
-            transparency.append(session=session, record=record)
+        record = log_record(
+            call, status=error.status, outcome=error.type, response_body=response.body
+        )
+        await state.log_writer().append(record)
     except Exception:
         log.exception("could not log a failed exchange call")
-        error = XRoadError(
-            "Server.ClientProxy.InternalError", "The exchange log is unavailable; try again."
-        )
-        response = xroad_error_response(error, headers=xroad_headers(call))
+        return _unlogged(state, call)
     state.metrics.observe(
         service=call.metric_service, outcome=error.type, seconds=time.perf_counter() - call.started
     )
     return response
+
+
+def _unlogged(state: GatewayState, call: Call) -> Response:
+    """The answer when the log cannot take the call: nothing of the provider's answer."""
+    error = XRoadError(
+        "Server.ClientProxy.InternalError", "The exchange log is unavailable; try again."
+    )
+    state.metrics.observe(
+        service=call.metric_service, outcome=error.type, seconds=time.perf_counter() - call.started
+    )
+    return xroad_error_response(error, headers=xroad_headers(call))

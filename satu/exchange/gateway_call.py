@@ -14,7 +14,7 @@ from fastapi import Request
 from satu.core.db import utcnow
 from satu.exchange import signatures as sig
 from satu.exchange.schemas import LogRecordIn, ServiceInfo, SubsystemInfo
-from satu.exchange.xroad import BadIdentifier, ClientId, XRoadError
+from satu.exchange.xroad import BadIdentifier, ClientId, ServiceId, XRoadError
 
 PREFIX = "/r1/"
 # Largest body read before the service is known; each service then applies its own limit.
@@ -37,6 +37,8 @@ class Call:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_text: str = ""
     service_text: str = ""
+    service_id: ServiceId | None = None
+    counted: bool = False  # against the consumer's rate limit
     consumer: SubsystemInfo | None = None
     service: ServiceInfo | None = None
     operation: str = ""

@@ -21,7 +21,7 @@ from satu.exchange import consumer_auth, lawful, registry
 from satu.exchange import signatures as sig
 from satu.exchange.forwarding import backend_url, forwarded_headers
 from satu.exchange.gateway_call import Call
-from satu.exchange.gateway_state import GatewayState
+from satu.exchange.gateway_state import GatewayState, NeedsDatabase
 from satu.exchange.schemas import OperationInfo, ServiceInfo, SubsystemInfo
 from satu.exchange.xroad import BadIdentifier, ServiceId, XRoadError, split_service_path
 from satu.identity import service as identity
@@ -30,15 +30,20 @@ _XROAD_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 
 
 def check_call(session: Session, state: GatewayState, request: Request, call: Call) -> None:
-    """Check everything about the call and prepare `call.outgoing`; XRoadError on a refusal."""
+    """Check everything about the call and prepare `call.outgoing`; XRoadError on a refusal.
+
+    Safe to run again after NeedsDatabase (the call is identified and counted once)."""
     service_id = _identify(call)
     consumer = call.consumer = _authenticate(state, session, request)
     call.client_text = consumer.xroad_id
-    retry = state.limits.hit(consumer.xroad_id, consumer.rate_limit_per_minute)
-    if retry is not None:
-        raise XRoadError(
-            "Client.RateLimited", f"Too many calls from {consumer.xroad_id}; retry in {retry} s."
-        )
+    if not call.counted:
+        call.counted = True
+        retry = state.limits.hit(consumer.xroad_id, consumer.rate_limit_per_minute)
+        if retry is not None:
+            raise XRoadError(
+                "Client.RateLimited",
+                f"Too many calls from {consumer.xroad_id}; retry in {retry} s.",
+            )
     service = state.cached(
         ("service", service_id),
         lambda: registry.resolve_service(session=session, service=service_id),
@@ -62,6 +67,8 @@ def check_call(session: Session, state: GatewayState, request: Request, call: Ca
 
 
 def _identify(call: Call) -> ServiceId:
+    if call.service_id is not None:
+        return call.service_id
     if not _XROAD_ID.match(call.transaction_id):
         call.transaction_id = str(uuid.uuid4())
         raise XRoadError("Client.BadRequest", "X-Road-Id must be 1-100 visible ASCII characters.")
@@ -70,6 +77,7 @@ def _identify(call: Call) -> ServiceId:
     except BadIdentifier as exc:
         raise XRoadError("Client.BadRequest", f"Malformed service identifier: {exc}") from None
     call.service_text = str(service_id)
+    call.service_id = service_id
     return service_id
 
 
@@ -153,6 +161,8 @@ def _lawful_basis(
 def _consumer_signature(
     session: Session, state: GatewayState, call: Call, consumer: SubsystemInfo
 ) -> None:
+    if getattr(session, "offline", False):
+        raise NeedsDatabase("the nonce is stored")  # before the (costly) verification
     try:
         verified = sig.verify_request(
             method=call.method,

@@ -1,10 +1,13 @@
-"""What the gateway keeps per app between calls: breakers, rate limits, metrics, and brief
-caches of registry lookups (services, rights, mandates, consents, public keys, authenticated
-consumers) and of the hosted signing keys (decrypted once per worker)."""
+"""What the gateway keeps per app between calls: breakers, rate limits, metrics, the log
+writer (group commit), brief caches of registry lookups (services, rights, mandates,
+consents, public keys, authenticated consumers) and the hosted signing keys (decrypted once
+per worker)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from satu.exchange import keys
 from satu.exchange.breaker import CircuitBreakers, ConsumerRateLimits, GatewayMetrics
+from satu.exchange.gateway_log import LogWriter
 from satu.exchange.schemas import KeyInfo
 
 CACHE_SECONDS = 5.0  # registry lookups, consents, authenticated consumers
@@ -49,6 +53,29 @@ class TTLCache:
 MISS = object()
 
 
+class NeedsDatabase(BaseException):
+    """Raised by `Offline` when a phase needs the database (a cache miss): the phase is then
+    run again in the thread pool with a real session. A BaseException, so that no
+    `except Exception` on the way turns it into a refusal."""
+
+
+class Offline:
+    """A stand-in session for running a phase on the event loop from the caches alone: it
+    names its engine (`get_bind`) and refuses everything else with NeedsDatabase."""
+
+    offline = True
+
+    def __init__(self, bind: Any) -> None:
+        self._bind = bind
+
+    def get_bind(self, *_args: Any, **_kwargs: Any) -> Any:
+        """The engine (cache keys use its URL); no connection is made."""
+        return self._bind
+
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsDatabase(name)
+
+
 class GatewayState:
     """What the gateway keeps per app: breakers, limits, metrics, caches."""
 
@@ -58,6 +85,19 @@ class GatewayState:
         self.metrics = GatewayMetrics(app.state.metrics.registry)
         self.cache = TTLCache(CACHE_SECONDS)
         self.hosted = TTLCache(HOSTED_KEY_SECONDS, size=5_000)
+        self.factory = app.state.sessionmaker
+        self.offline = Offline(self.factory.kw.get("bind"))
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LogWriter] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def log_writer(self) -> LogWriter:
+        """The transparency log writer of the running event loop."""
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = LogWriter(self.factory)
+        return writer
 
     def cached(self, key: Any, load: Callable[[], Any]) -> Any:
         """The cached value for `key`, loaded (and cached) on a miss."""
