@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import weakref
 from dataclasses import dataclass
@@ -100,10 +101,12 @@ class _Shards:
             max_connections=MAX_CONNECTIONS // SHARDS,
             max_keepalive_connections=MAX_KEEPALIVE // SHARDS,
         )
+        tls = ssl.create_default_context()  # one context (CA bundle loaded once) for all shards
         self.clients = [
             httpx.AsyncClient(
                 follow_redirects=False,
                 trust_env=False,
+                verify=tls,
                 limits=limits,
                 timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT),
             )
