@@ -84,9 +84,18 @@ async def gateway(
     state.metrics.observe(
         service=call.metric_service, outcome="ok", seconds=time.perf_counter() - call.started
     )
-    return Response(
-        content=answer.body, status_code=answer.status, headers=dict(headers.multi_items())
-    )
+    return _answer(answer, headers)
+
+
+def _answer(answer: BackendAnswer, headers: httpx.Headers) -> Response:
+    """The consumer's answer, with every header line (repeated ones too) as sealed."""
+    response = Response(content=answer.body, status_code=answer.status)
+    length = [line for line in response.raw_headers if line[0] == b"content-length"]
+    response.raw_headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers.multi_items()
+    ] + length
+    return response
 
 
 async def _phase(state: GatewayState, run: Callable[..., _T], *args: Any) -> _T:

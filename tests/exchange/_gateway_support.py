@@ -121,6 +121,12 @@ def provider_app(provider_key: tuple[str, Ed25519PrivateKey]) -> FastAPI:
     async def signed_other_call(request: Request) -> Response:
         return signed_answer({**echoed(request), "x-road-request-id": str(uuid.uuid4())})
 
+    @app.get("/repeated-headers")
+    async def repeated_headers() -> Response:
+        response = JSONResponse({"ok": True})
+        response.raw_headers.extend([(b"link", b"</a>; rel=a"), (b"link", b"</b>; rel=b")])
+        return response
+
     @app.get("/echo-other-transaction")
     async def echo_other_transaction() -> Response:
         return JSONResponse({"ok": True}, headers={"x-road-id": "another-transaction"})

@@ -369,6 +369,14 @@ def test_provider_signatures_are_checked_when_it_signs(world: World) -> None:
         _logged(world, response, "Server.ServerProxy.InvalidSignature")
 
 
+def test_repeated_answer_headers_all_reach_the_consumer(world: World) -> None:
+    response = httpx.get(world.url("open", "/repeated-headers"), headers=world.headers())
+    assert response.status_code == 200, response.text
+    assert response.headers.get_list("link") == ["</a>; rel=a", "</b>; rel=b"]
+    assert response.headers["content-length"] == str(len(response.content))
+    assert len(response.headers.get_list("x-road-request-id")) == 1
+
+
 def test_answers_must_echo_this_calls_ids(world: World) -> None:
     cases = [
         ("signed", "/signed-no-echo", "does not echo X-Road-Request-Id"),
