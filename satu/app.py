@@ -58,6 +58,9 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.metaservices", "router"),
     ("satu.exchange.config_api", "router"),
     ("satu.exchange.log_api", "router"),
+    ("satu.exchange.pubsub_api", "router"),
+    ("satu.exchange.tracker_api", "router"),
+    ("satu.exchange.views", "router"),
     # The exchange gateway's catch-all /r1/{path:path} must stay last.
     ("satu.exchange.gateway", "router"),
 )

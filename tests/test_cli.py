@@ -233,6 +233,10 @@ def test_demo_no_serve_prepares_everything(
     assert "Loading agencies (0 new, 0 updated" in second.stdout
     assert "Loading agencies (0 new" not in first.stdout
     assert workspace.count("SELECT count(*) FROM satudata_region") == REGIONS_IN_FILE
+    # Complaints are seeded once (the second run adds none) and the classifier is trained.
+    assert "Seeding demo content: complaints (reports added: 3000" in out
+    assert "Seeding demo content: complaints (reports added: 0" in second.stdout
+    assert workspace.count("SELECT count(*) FROM complaints_report") == 3000
 
 
 def test_demo_without_reference_data_fails_cleanly(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from satu.complaints import workflow
+from satu.complaints import assignment, workflow
 from satu.complaints.schemas import CaseOut, Officer
 from satu.core.errors import Problem
 
@@ -28,11 +28,13 @@ class OfficerAction(BaseModel):
         "hand_back",
         "answer",
         "note",
+        "assign",
     ]
     agency_id: str | None = Field(None, max_length=64)
     category_code: str | None = Field(None, max_length=40)
     unit_id: str | None = Field(None, max_length=64)
     into_report_id: int | None = None
+    assignee_id: str | None = Field(None, max_length=64)
     message: str | None = Field(None, max_length=5000)
 
 
@@ -63,5 +65,7 @@ def act(session: Session, officer: Officer, report_id: int, body: OfficerAction)
             return workflow.hand_back(**common, reason=text)
         case "answer":
             return workflow.answer(**common, message=text)
+        case "assign":
+            return assignment.assign(**common, assignee_id=body.assignee_id)
         case _:
             return workflow.note(**common, message=text)

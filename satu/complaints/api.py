@@ -122,14 +122,16 @@ def cases(
     context: OfficerDep,
     status: Annotated[str | None, Query(max_length=16)] = None,
     agency: Annotated[str | None, Query(max_length=64, description="acting agency")] = None,
+    mine: Annotated[bool, Query(description="only the cases assigned to me")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Page:
-    """The officer's queue."""
+    """The officer's queue (`mine=true`: the cases assigned to the officer)."""
     return service.queue(
         session=session,
         officer=context,
         status=status,
+        mine=mine,
         limit=limit,
         offset=offset,
     )
@@ -154,7 +156,8 @@ def case_action(
     body: OfficerAction,
     agency: Annotated[str | None, Query(max_length=64)] = None,
 ) -> CaseOut:
-    """Verify, postpone, re-route, archive, merge, follow up, forward, hand back, answer, note."""
+    """Verify, postpone, re-route, archive, merge, follow up, forward, hand back, answer, note,
+    assign (to an officer of the case's agency; no `assignee_id` unassigns)."""
     return act(session, context, report_id, body)
 
 

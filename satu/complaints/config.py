@@ -23,6 +23,9 @@ class ComplaintSettings(BaseSettings):
     autoclose_after_days: int = Field(10, ge=1, description="working days after an answer")
     escalate_to_ombudsman: bool = Field(True, description="after the ministry, the Ombudsman")
     ombudsman_agency_id: str = "ombudsman"
+    platform_agency_id: str = Field(
+        "kemenpan-rb", description="its verifiers verify every agency's reports (national view)"
+    )
     classifier_threshold: float = Field(0.6, ge=0, le=1)
     jurisdiction_id: str = "satu.go.id"
     max_title_chars: int = 150

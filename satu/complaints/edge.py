@@ -38,7 +38,7 @@ def complaints_officer(request: Request, session: DbSession) -> Officer:
             )
         raise Problem("unauthorized", "Sign in to continue.")
     context = identity.officer_context(session=session, account_id=login.account_id)
-    if context is None or not context.agency_ids:
+    if context is None or not (context.agency_ids or context.is_admin):
         raise Problem("forbidden", "This is for officers of an agency.")
     roles = {agency_id: context.roles_at(agency_id) for agency_id in context.agency_ids}
     return officer_for(
@@ -46,6 +46,7 @@ def complaints_officer(request: Request, session: DbSession) -> Officer:
         roles=roles,
         account_id=context.account_id,
         agency=request.query_params.get("agency"),
+        is_admin=context.is_admin,
     )
 
 

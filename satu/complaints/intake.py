@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -234,10 +234,9 @@ def file_report(
             else {"channel": reporter.channel},
         )
     )
-    if duplicate is not None:
-        duplicate.supporters += 1
-        duplicate.updated_at = now
     session.flush()
+    if duplicate is not None:
+        add_supporter(session=session, report=duplicate, now=now)
     tell_reporter(session=session, report=report, action="filed")
     publish(
         session,
@@ -299,8 +298,24 @@ def support(*, session: Session, number: str, supporter: str) -> int:
             session.add(Support(report_id=report.id, supporter=supporter))
     except IntegrityError:
         return report.supporters
-    report.supporters += 1
-    session.flush()
+    return add_supporter(session=session, report=report)
+
+
+def add_supporter(*, session: Session, report: Report, now: datetime | None = None) -> int:
+    """Count one more supporter with an SQL increment (concurrent "me too"s are never lost).
+
+    `now`, when given, also marks the report as updated (a linked duplicate).
+    """
+    values: dict[str, object] = {"supporters": Report.supporters + 1}
+    if now is not None:
+        values["updated_at"] = now
+    session.execute(
+        update(Report)
+        .where(Report.id == report.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(report, attribute_names=["supporters", "updated_at"])
     return report.supporters
 
 

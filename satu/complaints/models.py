@@ -103,6 +103,8 @@ class Report(Base):
     agency_id: Mapped[str | None] = mapped_column(String(64))
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalated_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The officer (identity account id) of the current agency handling the case, if any.
+    assignee_id: Mapped[str | None] = mapped_column(String(64), index=True)
     suggested_category: Mapped[str | None] = mapped_column(String(40))
     suggested_service: Mapped[str | None] = mapped_column(String(60))
     suggestion_confidence: Mapped[float | None] = mapped_column(Float)

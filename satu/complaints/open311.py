@@ -25,7 +25,7 @@ from satu.complaints.config import get_complaint_settings
 from satu.complaints.intake import file_report
 from satu.complaints.limits import check_intake_rate, client_ip
 from satu.complaints.models import ApiKey, Event, Report, Service
-from satu.complaints.presenters import region_name
+from satu.complaints.presenters import public_location, region_name
 from satu.complaints.routing import agency_name
 from satu.complaints.schemas import Reporter, ReportIn
 from satu.complaints.text import redact
@@ -427,6 +427,8 @@ def _request_entry(session: Session, report: Report) -> dict[str, Any]:
     service = session.get(Service, report.service_code)
     names = [report.reporter_name] if report.reporter_name else []
     expected = report.settle_due or report.verify_due
+    address, latitude, longitude = public_location(report)
+    hidden = report.anonymous or report.kind == "whistleblowing"
     return {
         "service_request_id": report.number,
         "status": "closed" if report.status in CLOSED else "open",
@@ -446,7 +448,9 @@ def _request_entry(session: Session, report: Report) -> dict[str, Any]:
         "expected_datetime": _iso(datetime.combine(expected, time(17), JAKARTA))
         if expected
         else None,
-        "address": report.address
+        "address": ""
+        if hidden
+        else address
         or _memo(
             session,
             "region",
@@ -455,8 +459,8 @@ def _request_entry(session: Session, report: Report) -> dict[str, Any]:
         ),
         "address_id": report.region_code or "",
         "zipcode": "",
-        "lat": report.latitude,
-        "long": report.longitude,
+        "lat": latitude,
+        "long": longitude,
         "media_url": "",
     }
 

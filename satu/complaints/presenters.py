@@ -17,9 +17,28 @@ from satu.complaints.schemas import (
     PublicReport,
 )
 from satu.complaints.text import redact
+from satu.identity import service as identity
 from satu.satudata import service as satudata
 
 ANONYMOUS_LABEL = "Anonim"
+PUBLIC_COORDINATE_DECIMALS = 3  # about 110 m of latitude: the street, not the house
+
+
+def public_location(report: Report) -> tuple[str | None, float | None, float | None]:
+    """(address, latitude, longitude) as the public may see them.
+
+    Anonymous and whistle-blowing reports publish neither an address nor coordinates (a
+    place can name the person); other reports publish coordinates rounded to about 100 m and
+    the address with the reporter's personal data redacted. The region code stays public.
+    """
+    if report.anonymous or report.kind == "whistleblowing":
+        return None, None, None
+
+    def rounded(value: float | None) -> float | None:
+        return round(value, PUBLIC_COORDINATE_DECIMALS) if value is not None else None
+
+    address = redact(report.address, _names(report)) if report.address else None
+    return address, rounded(report.latitude), rounded(report.longitude)
 
 
 def region_name(*, session: Session, code: str | None) -> str | None:
@@ -120,6 +139,7 @@ def summary_of(report: Report, today: date) -> CaseSummary:
         status=report.status,
         agency_id=report.agency_id,
         escalation_level=report.escalation_level,
+        assignee_id=report.assignee_id,
         created_at=report.created_at,
         due=due_of(report),
         overdue=is_overdue(report, today),
@@ -129,6 +149,15 @@ def summary_of(report: Report, today: date) -> CaseSummary:
 
 def _names(report: Report) -> list[str]:
     return [report.reporter_name] if report.reporter_name else []
+
+
+def _assignee_name(session: Session, report: Report) -> str | None:
+    if not report.assignee_id or not report.agency_id:
+        return None
+    for colleague in identity.agency_officers(session=session, agency_id=report.agency_id):
+        if colleague.account_id == report.assignee_id:
+            return colleague.name
+    return None  # no longer an active officer there: the id is still shown
 
 
 def case_of(*, session: Session, report: Report, today: date) -> CaseOut:
@@ -172,6 +201,8 @@ def case_of(*, session: Session, report: Report, today: date) -> CaseOut:
         agency_name=agency_name(session=session, agency_id=report.agency_id),
         escalation_level=report.escalation_level,
         escalated_to=report.escalated_to,
+        assignee_id=report.assignee_id,
+        assignee_name=_assignee_name(session, report),
         suggested_category=report.suggested_category,
         suggested_service=report.suggested_service,
         suggestion_confidence=report.suggestion_confidence,

@@ -147,13 +147,19 @@ DUPLICATE_CANDIDATES = 50
 def find_duplicate(
     *, session: Session, service_code: str, region_code: str | None, text: str
 ) -> Report | None:
-    """An open earlier report about the same service and place with near-identical text."""
+    """An open, public earlier report about the same service and place with near-identical text.
+
+    Confidential and whistle-blowing reports are never offered: linking to one (and counting
+    a "me too" on it) would tell the new reporter that it exists.
+    """
     same_place = Report.region_code == region_code if region_code else Report.region_code.is_(None)
     base = select(Report).where(
         Report.service_code == service_code,
         same_place,
         Report.status != "archived",
         Report.duplicate_of_id.is_(None),
+        Report.confidential.is_(False),
+        Report.kind != "whistleblowing",
     )
     exact = session.scalars(
         base.where(Report.fingerprint == fingerprint(text)).order_by(Report.id).limit(1)

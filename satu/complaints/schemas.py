@@ -182,6 +182,8 @@ class CaseOut(BaseModel):
     agency_name: str | None = None
     escalation_level: int
     escalated_to: str | None
+    assignee_id: str | None = None
+    assignee_name: str | None = None
     suggested_category: str | None
     suggested_service: str | None
     suggestion_confidence: float | None
@@ -214,6 +216,7 @@ class CaseSummary(BaseModel):
     status: str
     agency_id: str | None
     escalation_level: int
+    assignee_id: str | None = None
     created_at: datetime
     due: date | None
     overdue: bool
@@ -230,11 +233,17 @@ class Page(BaseModel):
 
 
 class Officer(BaseModel):
-    """Who acts on a case: an account, its agency (None for platform verifiers) and role."""
+    """Who acts on a case: an account, the agency it acts for, and its rights.
+
+    `verifier`: may verify, postpone and archive (its agency's cases, or every case when
+    `national`). `national`: the national view of every case, only for a verifier at the
+    platform agency or an admin (see `service.officer_for`).
+    """
 
     account_id: str
     agency_id: str | None
     verifier: bool = False
+    national: bool = False
 
 
 class Suggestion(BaseModel):

@@ -247,7 +247,7 @@ def seed_reports(
             "reporter_account_id": None, "reporter_name": name, "reporter_email": None,
             "reporter_phone": None, "api_client": None, "status": "unverified",
             "agency_id": agency, "escalation_level": 0, "escalated_to": None,
-            "suggested_category": None, "suggested_service": None,
+            "assignee_id": None, "suggested_category": None, "suggested_service": None,
             "suggestion_confidence": None, "routing_note": "seed", "duplicate_of_id": None,
             "supporters": int(rng.random() ** 4 * 30), "archive_reason": None,
             "rating": None, "reopened": False, "created_at": created, "updated_at": created,

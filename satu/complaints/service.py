@@ -11,6 +11,9 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from satu.complaints.config import get_complaint_settings
+from satu.complaints.demo import demo_notes as demo_notes
+from satu.complaints.demo import seed_demo as seed_demo
 from satu.complaints.intake import check_service as check_service
 from satu.complaints.intake import file_report as file_report
 from satu.complaints.intake import preview as preview
@@ -75,9 +78,21 @@ def _service_out(row: Service) -> ServiceOut:
 
 
 def officer_for(
-    *, agency_ids: list[str], roles: dict[str, set[str]], account_id: str, agency: str | None
+    *,
+    agency_ids: list[str],
+    roles: dict[str, set[str]],
+    account_id: str,
+    agency: str | None,
+    is_admin: bool = False,
 ) -> Officer:
-    """The acting officer: one of their agencies (chosen or the only one) and verifier rights."""
+    """The acting officer: one of their agencies (chosen or the only one) and their rights.
+
+    Only a verifier grant at the platform agency, or an admin, gives the national view; a
+    verifier of any other agency verifies that agency's reports only, and only while acting
+    for it.
+    """
     chosen = agency if agency in agency_ids else (agency_ids[0] if agency_ids else None)
-    verifier = any("verifier" in held for held in roles.values())
-    return Officer(account_id=account_id, agency_id=chosen, verifier=verifier)
+    platform = get_complaint_settings().platform_agency_id
+    national = is_admin or "verifier" in roles.get(platform, set())
+    verifier = national or (chosen is not None and "verifier" in roles.get(chosen, set()))
+    return Officer(account_id=account_id, agency_id=chosen, verifier=verifier, national=national)

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from satu.complaints import charts, service, workflow
+from satu.complaints import assignment, charts, service, workflow
 from satu.complaints.actions import OfficerAction, act
 from satu.complaints.edge import account_of, complaints_officer, complaints_reporter
 from satu.complaints.limits import check_intake_rate, client_ip, settings_of
@@ -263,11 +264,36 @@ def queue_page(
     session: DbSession,
     officer: OfficerDep,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    mine: Annotated[bool, Query()] = False,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
-    """The officer's queue."""
-    page = service.queue(session=session, officer=officer, status=status or None, offset=offset)
-    return _page(request, "queue.html", page=page, officer=officer, status=status or "")
+    """The officer's queue, or the cases assigned to them (`?mine=1`)."""
+    page = service.queue(
+        session=session, officer=officer, status=status or None, mine=mine, offset=offset
+    )
+    return _page(request, "queue.html", page=page, officer=officer, status=status or "", mine=mine)
+
+
+def _case_page(
+    request: Request, session: Session, officer: Officer, report_id: int, **extra: Any
+) -> HTMLResponse:
+    case = service.get_case(session=session, officer=officer, report_id=report_id)
+    templates = workflow.reply_templates(session=session, agency_id=officer.agency_id)
+    colleagues = (
+        assignment.officers_of(session=session, agency_id=case.agency_id)
+        if officer.agency_id is not None and officer.agency_id == case.agency_id
+        else []
+    )
+    return _page(
+        request,
+        "case.html",
+        extra.pop("status_code", 200),
+        case=case,
+        officer=officer,
+        templates=templates,
+        colleagues=colleagues,
+        **extra,
+    )
 
 
 @router.get("/petugas/pengaduan/{report_id}", response_class=HTMLResponse)
@@ -275,9 +301,7 @@ def case_page(
     request: Request, session: DbSession, officer: OfficerDep, report_id: int
 ) -> HTMLResponse:
     """A case with its full history and the actions the officer may take."""
-    case = service.get_case(session=session, officer=officer, report_id=report_id)
-    templates = workflow.reply_templates(session=session, agency_id=officer.agency_id)
-    return _page(request, "case.html", case=case, officer=officer, templates=templates)
+    return _case_page(request, session, officer, report_id)
 
 
 @router.post("/petugas/pengaduan/{report_id}", response_class=HTMLResponse, dependencies=[CSRF])
@@ -293,6 +317,7 @@ def case_action(
     category_code: str = Form("", max_length=40),
     into_report_id: int | None = Form(None),
     template_id: str = Form("", max_length=12),
+    assignee_id: str = Form("", max_length=64),
 ) -> Response:
     """Run one action, then show the case again."""
     if not message and template_id:
@@ -307,6 +332,7 @@ def case_action(
             unit_id=unit_id or None,
             category_code=category_code or None,
             into_report_id=into_report_id,
+            assignee_id=assignee_id or None,
         )
         act(session, officer, report_id, body)
     except (Problem, ValidationError) as exc:
@@ -314,17 +340,7 @@ def case_action(
         status = exc.status if isinstance(exc, Problem) else 422
         if status == 404:
             raise
-        case = service.get_case(session=session, officer=officer, report_id=report_id)
-        templates = workflow.reply_templates(session=session, agency_id=officer.agency_id)
-        return _page(
-            request,
-            "case.html",
-            status,
-            case=case,
-            officer=officer,
-            templates=templates,
-            error=detail,
-        )
+        return _case_page(request, session, officer, report_id, status_code=status, error=detail)
     suffix = f"?agency={officer.agency_id}" if officer.agency_id else ""
     return RedirectResponse(f"/petugas/pengaduan/{report_id}{suffix}", status_code=303)
 

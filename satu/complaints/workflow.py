@@ -11,14 +11,15 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from satu.complaints import deadlines
+from satu.complaints import deadlines, visibility
 from satu.complaints.calendar import local_date
 from satu.complaints.config import get_complaint_settings
+from satu.complaints.intake import add_supporter
 from satu.complaints.models import Attachment, Category, Event, ReplyTemplate, Report
 from satu.complaints.notify import tell_reporter
 from satu.complaints.presenters import case_of, summary_of
 from satu.complaints.routing import agency_exists
-from satu.complaints.schemas import CaseOut, Officer, Page
+from satu.complaints.schemas import STATUSES, CaseOut, Officer, Page
 from satu.core.db import utcnow
 from satu.core.errors import Problem
 from satu.core.events import publish
@@ -107,42 +108,9 @@ def _record(
 # --- visibility --------------------------------------------------------------------------
 
 
-def _supervisors(session: Session, report: Report) -> set[str]:
-    """Agencies that may see a case because it escalated to them."""
-    seen: set[str] = set()
-    if (
-        report.escalation_level >= 1
-        and report.agency_id
-        and agency_exists(session=session, agency_id=report.agency_id)
-    ):
-        seen |= {
-            a.id for a in satudata.agency_ancestors(session=session, agency_id=report.agency_id)
-        }
-    if report.escalation_level >= 2:
-        category = session.get(Category, report.category_code)
-        if category and category.ministry_id:
-            seen.add(category.ministry_id)
-            if agency_exists(session=session, agency_id=category.ministry_id):
-                seen |= {
-                    a.id
-                    for a in satudata.agency_ancestors(
-                        session=session, agency_id=category.ministry_id
-                    )
-                }
-    if report.escalation_level >= 3:
-        seen.add(get_complaint_settings().ombudsman_agency_id)
-    return seen
-
-
 def can_see(*, session: Session, officer: Officer, report: Report) -> bool:
-    """Verifiers see every case; an agency only its own and those escalated to it."""
-    if officer.verifier:
-        return True
-    if officer.agency_id is None:
-        return False
-    if officer.agency_id == report.agency_id:
-        return True
-    return officer.agency_id in _supervisors(session, report)
+    """Whether the officer may see the case (the rule in `visibility`, shared with `queue`)."""
+    return visibility.allows(visibility.scope_of(session=session, officer=officer), report)
 
 
 def _load(session: Session, officer: Officer, report_id: int) -> Report:
@@ -154,7 +122,7 @@ def _load(session: Session, officer: Officer, report_id: int) -> Report:
 
 
 def _own(officer: Officer, report: Report) -> None:
-    if officer.agency_id != report.agency_id and not officer.verifier:
+    if officer.agency_id != report.agency_id and not officer.national:
         raise Problem("forbidden", "Only the responsible agency may act on this case.")
 
 
@@ -185,25 +153,33 @@ def queue(
     session: Session,
     officer: Officer,
     status: str | None = None,
+    mine: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """The officer's queue: verifiers see unverified cases, agencies their own and escalated."""
+    """The officer's queue: the cases `can_see` allows, by default those awaiting them.
+
+    Verifiers start with unverified reports, agencies with their open and answered cases;
+    `mine` keeps the cases assigned to the officer (by default those still open).
+    """
     if not 1 <= limit <= 200 or offset < 0:
         raise Problem("validation-error", "limit must be 1..200 and offset >= 0")
-    query = select(Report)
-    if officer.verifier:
-        query = query.where(Report.status == (status or "unverified"))
-    elif officer.agency_id is None:
-        return Page(items=[], total=0, limit=limit, offset=offset)
-    else:
+    if status is not None and status not in STATUSES:
+        raise Problem("validation-error", f"status: one of {', '.join(STATUSES)}")
+    scope = visibility.scope_of(session=session, officer=officer)
+    query = select(Report).where(visibility.condition(scope))
+    if mine:
+        query = query.where(Report.assignee_id == officer.account_id)
+    if status:
+        query = query.where(Report.status == status)
+    elif mine:
         query = query.where(
-            or_(Report.agency_id == officer.agency_id, Report.escalated_to == officer.agency_id)
+            Report.status.in_(("unverified", "postponed", "dispositioned", "in_process"))
         )
-        if status:
-            query = query.where(Report.status == status)
-        else:
-            query = query.where(Report.status.in_(("dispositioned", "in_process", "done")))
+    elif officer.verifier:
+        query = query.where(Report.status == "unverified")
+    else:
+        query = query.where(Report.status.in_(("dispositioned", "in_process", "done")))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(Report.id).limit(limit).offset(offset)).all()
     today = local_date(utcnow())
@@ -234,6 +210,8 @@ def verify(
         if session.get(Category, category_code) is None:
             raise Problem("validation-error", f"category_code: unknown {category_code!r}")
         report.category_code = category_code
+    if target != report.agency_id:
+        report.assignee_id = None
     report.agency_id = target
     report.verified_at = now
     report.followup_due = deadlines.followup_due(now)
@@ -293,6 +271,7 @@ def reroute(
         raise Problem("validation-error", "agency_id: the case is already with this agency")
     previous = report.agency_id
     report.agency_id = agency_id
+    report.assignee_id = None
     report.escalation_level = 0
     report.escalated_to = None
     if report.status == "unverified":
@@ -355,7 +334,7 @@ def merge(
     report.duplicate_of_id = original.id
     report.archive_reason = f"merged into {original.number}"
     report.closed_at = now
-    original.supporters += 1
+    add_supporter(session=session, report=original, now=now)
     _record(
         session,
         report,
@@ -418,6 +397,7 @@ def forward(
         raise Problem("validation-error", "unit_id: not a sub-unit of the responsible agency")
     previous = report.agency_id
     report.agency_id = unit_id
+    report.assignee_id = None
     report.followup_due = deadlines.followup_due(now)
     _record(
         session,
@@ -450,6 +430,7 @@ def hand_back(
     body = _text(reason, "reason")
     previous = report.agency_id
     report.verify_due = deadlines.verify_due(now)
+    report.assignee_id = None
     report.escalation_level = 0
     report.escalated_to = None
     _record(

@@ -20,8 +20,8 @@ app = typer.Typer(
 COMMAND_MODULES: tuple[str, ...] = (
     "satu.exchange.registry_cli",
     "satu.exchange.providers_cli",
+    "satu.exchange.pubsub_cli",
     "satu.exchange.log_cli",
-    # "satu.exchange.pubsub_cli",
 )
 
 for _name in COMMAND_MODULES:

@@ -249,6 +249,8 @@ class Subscription(Base):
     )
     mode: Mapped[str] = mapped_column(String(10))  # "push" | "pull"
     push_url: Mapped[str | None] = mapped_column(String(500))
+    # GovStack SubscriptionItem options: {"TTL": seconds an event stays deliverable, "FIFO": bool}.
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from satu.core.errors import Problem
 from satu.identity.audit import record_audit
-from satu.identity.models import Account, RoleGrant
+from satu.identity.models import Account, Resident, RoleGrant
 from satu.identity.schemas import GLOBAL_ROLES, SCOPED_ROLES, OfficerContext, RoleGrantOut
 from satu.satudata import service as satudata
 
@@ -156,3 +157,35 @@ def officer_context(*, session: Session, account_id: str) -> OfficerContext | No
         agency_ids=agencies,
         is_admin=any(g.role == "admin" for g in grants),
     )
+
+
+class AgencyOfficer(BaseModel):
+    """An active account holding a role at an agency, as colleagues see it (no NIK)."""
+
+    account_id: str
+    name: str
+    roles: list[str]
+
+
+def agency_officers(*, session: Session, agency_id: str) -> list[AgencyOfficer]:
+    """The active accounts with an agency-scoped role at `agency_id`, by name."""
+    rows = session.execute(
+        select(RoleGrant.account_id, RoleGrant.role, Resident.full_name)
+        .join(Account, Account.id == RoleGrant.account_id)
+        .join(Resident, Resident.nik == Account.resident_nik)
+        .where(
+            RoleGrant.agency_id == agency_id,
+            RoleGrant.role.in_(SCOPED_ROLES),
+            Account.status == "active",
+        )
+        .limit(5000)
+    ).all()
+    found: dict[str, AgencyOfficer] = {}
+    for account_id, role, name in rows:
+        entry = found.setdefault(
+            account_id, AgencyOfficer(account_id=account_id, name=name, roles=[])
+        )
+        entry.roles.append(role)
+    for entry in found.values():
+        entry.roles.sort()
+    return sorted(found.values(), key=lambda o: (o.name.casefold(), o.account_id))

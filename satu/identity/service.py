@@ -20,6 +20,8 @@ from satu.identity.audit import client_ip as client_ip
 from satu.identity.audit import list_audit as list_audit
 from satu.identity.audit import record_audit as record_audit
 from satu.identity.demo import seed_demo as seed_demo
+from satu.identity.officers import AgencyOfficer as AgencyOfficer
+from satu.identity.officers import agency_officers as agency_officers
 from satu.identity.officers import grant_role as grant_role
 from satu.identity.officers import list_grants as list_grants
 from satu.identity.officers import officer_context as officer_context

@@ -49,7 +49,7 @@ def file(db: Session) -> Callable[..., FiledReport]:
 @pytest.fixture
 def verifier() -> Officer:
     """A platform verifier."""
-    return Officer(account_id="verifier-1", agency_id="kemenpan-rb", verifier=True)
+    return Officer(account_id="verifier-1", agency_id="kemenpan-rb", verifier=True, national=True)
 
 
 def officer(agency_id: str) -> Officer:

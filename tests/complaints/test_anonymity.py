@@ -42,7 +42,7 @@ def test_nothing_identifying_reaches_logs_exports_or_officers(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     filed = client.post("/api/v1/complaints", json=BODY).json()
-    verifier = Officer(account_id="v", agency_id=None, verifier=True)
+    verifier = Officer(account_id="v", agency_id=None, verifier=True, national=True)
     workflow.verify(session=db, officer=verifier, report_id=filed["id"])
     officer = Officer(account_id="o", agency_id=DUKCAPIL)
     case = workflow.get_case(session=db, officer=officer, report_id=filed["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -147,6 +148,24 @@ def test_near_identical_report_is_linked_not_lost(
     assert elsewhere.duplicate_of is None
     other_service = file(service_code="kartu-keluarga")
     assert other_service.duplicate_of is None
+
+
+@pytest.mark.parametrize("secret", [{"confidential": True}, {"kind": "whistleblowing"}])
+def test_confidential_reports_are_never_offered_as_duplicates(
+    client: TestClient, db: Session, file: Callable[..., FiledReport], secret: dict
+) -> None:
+    hidden = file(**secret)
+    assert hidden.confidential
+    again = file()  # the same text, the same service and place, filed publicly
+    assert again.duplicate_of is None
+    assert db.get(Report, hidden.id).supporters == 0  # type: ignore[union-attr]
+    db.commit()
+    over_http = client.post("/api/v1/complaints", json=report_in().model_dump(mode="json"))
+    assert over_http.status_code == 201 and over_http.json()["duplicate_of"] in (
+        None,
+        again.number,
+    )
+    assert hidden.number not in over_http.text
 
 
 def test_me_too_counts_once_per_person(db: Session, file: Callable[..., FiledReport]) -> None:

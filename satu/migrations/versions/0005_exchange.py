@@ -298,6 +298,7 @@ def upgrade() -> None:
         sa.Column("subscriber_subsystem_id", sa.Integer(), nullable=False),
         sa.Column("mode", sa.String(length=10), nullable=False),
         sa.Column("push_url", sa.String(length=500), nullable=True),
+        sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,287 @@
+"""The data tracker: the resident's page, proofs of inclusion and Estonia-style /v2/findUsage."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from satu.core.db import utcnow
+from satu.exchange import registry, tracker
+from satu.exchange.models import LogEntry
+from satu.exchange.schemas import LogRecordIn
+from tests.exchange._pubsub_support import make_resident, sign_in
+from tests.exchange.conftest import ADMIN, ExchangeWorld, consumer_headers
+
+_serials = itertools.count(7400)
+
+
+def _log(db: Session, world: ExchangeWorld, nik: str, **overrides: Any) -> int:
+    values: dict[str, Any] = {
+        "logged_at": utcnow(),
+        "transaction_id": f"tx-{next(_serials)}",
+        "request_id": "r",
+        "client_id": world.consumer.xroad_id,
+        "client_agency_id": "kemensos",
+        "service_id": world.service.xroad_id,
+        "provider_agency_id": "kemendagri.dukcapil",
+        "method": "GET",
+        "operation": "GET /persons/{nik}",
+        "nik": nik,
+        "purpose": "bansos-eligibility",
+        "lawful_basis": "",
+        "status": 200,
+    }
+    values.update(overrides)
+    from satu.exchange import transparency
+
+    receipt = transparency.append(session=db, record=LogRecordIn(**values))
+    db.commit()
+    return receipt.index
+
+
+@pytest.fixture
+def resident(db: Session) -> str:
+    return make_resident(db, next(_serials))
+
+
+def test_the_tracker_page_needs_a_signed_in_resident(client: TestClient) -> None:
+    response = client.get(
+        "/akun/jejak-data", headers={"accept": "text/html"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/masuk?next=%2Fakun%2Fjejak-data")
+
+
+def test_a_resident_sees_only_their_own_exchanges_with_proof(
+    client: TestClient, db: Session, exchange_world: ExchangeWorld, resident: str
+) -> None:
+    other = make_resident(db, next(_serials))
+    mandate = registry.add_mandate(
+        session=db,
+        actor=ADMIN,
+        service_id=exchange_world.service.id,
+        client_agency_id="kemensos",
+        purpose="bansos-eligibility",
+        legal_basis="UU 13/2011 tentang Penanganan Fakir Miskin, Pasal 11",
+    )
+    mine = _log(db, exchange_world, resident, lawful_basis=f"mandate:{mandate.id}")
+    theirs = _log(db, exchange_world, other, purpose="secret-purpose-of-someone-else")
+    from satu.exchange import transparency
+
+    transparency.sign_tree_head(session=db)
+    db.commit()
+    sign_in(client, resident)
+
+    page = client.get("/akun/jejak-data", headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "Kementerian Sosial" in page.text
+    assert "bansos-eligibility" in page.text
+    assert "UU 13/2011" in page.text
+    assert f'href="/akun/jejak-data/{mine}"' in page.text
+    assert "secret-purpose-of-someone-else" not in page.text
+    assert "Siapa yang memakai data saya" in page.text  # Bahasa Indonesia first
+
+    detail = client.get(f"/akun/jejak-data/{mine}", headers={"accept": "text/html"})
+    assert detail.status_code == 200, detail.text
+    assert "Terverifikasi: catatan ini termasuk dalam log" in detail.text
+    proof = tracker.proof_for(session=db, nik=resident, index=mine)
+    assert proof is not None and proof.verified
+    assert proof.signed  # checked against the signed tree head's root
+    assert tracker.proof_for(session=db, nik=resident, index=theirs) is None
+    english = client.get(f"/akun/jejak-data/{mine}?lang=en", headers={"accept": "text/html"})
+    assert "Verified" in english.text and "Who used my data" not in english.text
+
+    for index in (theirs, 10**9):
+        refused = client.get(f"/akun/jejak-data/{index}", headers={"accept": "text/html"})
+        assert refused.status_code == 404
+
+
+def test_the_tracker_page_is_paginated(
+    client: TestClient, db: Session, exchange_world: ExchangeWorld, resident: str
+) -> None:
+    now = utcnow()
+    for i in range(23):
+        _log(db, exchange_world, resident, logged_at=now - timedelta(minutes=i), purpose=f"p{i}")
+    sign_in(client, resident)
+    first = client.get("/akun/jejak-data", headers={"accept": "text/html"})
+    assert "p0<" in first.text and "p19<" in first.text and "p20<" not in first.text
+    assert 'rel="next"' in first.text
+    second = client.get("/akun/jejak-data?page=2", headers={"accept": "text/html"})
+    assert "p20<" in second.text and "p22<" in second.text and "p0<" not in second.text
+    assert 'rel="prev"' in second.text
+    bad = client.get("/akun/jejak-data?page=0", headers={"accept": "text/html"})
+    assert bad.status_code == 422
+
+
+# --- /v2/findUsage ----------------------------------------------------------------------------
+
+
+def test_find_usage_for_the_signed_in_resident(
+    client: TestClient, db: Session, exchange_world: ExchangeWorld, resident: str
+) -> None:
+    old = utcnow() - timedelta(days=10)
+    _log(db, exchange_world, resident, logged_at=old, purpose="old")
+    _log(db, exchange_world, resident, purpose="new")
+    sign_in(client, resident)
+    answer = client.get("/v2/findUsage", headers={"X-Road-UserId": f"ID{resident}"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["totalUsages"] == 2
+    newest = body["usages"][0]
+    assert newest["purpose"] == "new"
+    assert newest["receiverCode"] == exchange_world.consumer.subsystem.member_code
+    assert newest["receiverName"] == "Kementerian Sosial"
+    assert newest["receiverSystem"] == exchange_world.consumer.xroad_id
+    assert newest["action"].startswith("population")
+    assert newest["logtime"].endswith("Z")
+    since = (utcnow() - timedelta(days=1)).isoformat()
+    recent = client.get(
+        "/v2/findUsage",
+        params={"periodStart": since, "limit": 1, "userCode": f"ID{resident}"},
+        headers={"X-Road-UserId": resident},
+    )
+    assert recent.status_code == 200, recent.text
+    assert recent.json()["totalUsages"] == 1 and recent.json()["usages"][0]["purpose"] == "new"
+    paged = client.get(
+        "/v2/findUsage", params={"offset": 1}, headers={"X-Road-UserId": f"ID{resident}"}
+    )
+    assert [u["purpose"] for u in paged.json()["usages"]] == ["old"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": 1001}, 422),
+        ({"limit": 0}, 422),
+        ({"offset": -1}, 422),
+        ({"periodStart": "yesterday"}, 422),
+        ({"periodEnd": "2026-13-45T00:00:00"}, 422),
+        ({"periodStart": "2026-02-01T00:00:00Z", "periodEnd": "2026-01-01T00:00:00Z"}, 422),
+        ({"userCode": "ID3273011708900001"}, 403),  # someone else: representation unsupported
+    ],
+)
+def test_find_usage_bad_requests(
+    client: TestClient, resident: str, params: dict[str, Any], status: int
+) -> None:
+    sign_in(client, resident)
+    answer = client.get("/v2/findUsage", params=params, headers={"X-Road-UserId": f"ID{resident}"})
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_find_usage_refuses_other_residents_and_strangers(
+    client: TestClient, db: Session, resident: str
+) -> None:
+    other = make_resident(db, next(_serials))
+    assert client.get("/v2/findUsage", headers={"X-Road-UserId": f"ID{resident}"}).status_code == (
+        401
+    )
+    sign_in(client, resident)
+    assert client.get("/v2/findUsage", headers={"X-Road-UserId": f"ID{other}"}).status_code == 403
+    assert client.get("/v2/findUsage").status_code == 422  # X-Road-UserId is required
+    bad = client.get("/v2/findUsage", headers={"X-Road-UserId": "ID12345"})
+    assert bad.status_code == 422
+    token_only = client.get(
+        "/v2/findUsage",
+        headers={"X-Road-UserId": f"ID{resident}", "Authorization": "Bearer abc"},
+    )
+    assert token_only.status_code == 401
+
+
+def test_find_usage_by_an_exchange_client_needs_consent_and_is_logged(
+    client: TestClient, db: Session, exchange_world: ExchangeWorld, resident: str
+) -> None:
+    _log(db, exchange_world, resident)
+    headers = {
+        **consumer_headers(client, exchange_world.consumer),
+        "X-Road-UserId": f"ID{resident}",
+    }
+    refused = client.get("/v2/findUsage", headers=headers)
+    assert refused.status_code == 403, refused.text
+
+    from satu.identity import service as identity
+    from satu.identity.oidc.models import Consent
+
+    account = identity.account_for_nik(session=db, nik=resident)
+    assert account is not None
+    db.add(
+        Consent(
+            account_id=account.id,
+            client_id=exchange_world.consumer.client_id,
+            scopes=["openid"],
+            granted_at=utcnow(),
+        )
+    )
+    db.commit()
+    before = db.scalar(select(func.count()).select_from(LogEntry))
+    answer = client.get("/v2/findUsage", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["totalUsages"] == 1
+    assert db.scalar(select(func.count()).select_from(LogEntry)) == before + 1
+    # The read itself now shows in the resident's own usage.
+    again = client.get("/v2/findUsage", headers=headers).json()
+    assert again["totalUsages"] == 2
+    assert again["usages"][0]["action"].endswith("GET /v2/findUsage")
+    assert again["usages"][0]["consentReference"]
+
+
+def test_heartbeat_and_usage_period(client: TestClient) -> None:
+    assert client.get("/v2/heartbeat").json()["status"] == "OK"
+    assert "periodStart" in client.get("/v2/usagePeriod").json()
+
+
+# --- RFC 9162 inclusion proofs --------------------------------------------------------------------
+
+
+def _leaf(i: int) -> bytes:
+    return hashlib.sha256(b"\x00" + f"entry {i}".encode()).digest()
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def _path(m: int, leaves: list[bytes]) -> list[bytes]:
+    if len(leaves) == 1:
+        return []
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    if m < k:
+        return [*_path(m, leaves[:k]), _mth(leaves[k:])]
+    return [*_path(m - k, leaves[k:]), _mth(leaves[:k])]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 8, 13])
+def test_verify_inclusion_follows_rfc_9162(size: int) -> None:
+    leaves = [_leaf(i) for i in range(size)]
+    root = _mth(leaves)
+    for m in range(size):
+        path = _path(m, leaves)
+        assert tracker.verify_inclusion(
+            leaf_hash=leaves[m], index=m, tree_size=size, audit_path=path, root_hash=root
+        )
+        assert not tracker.verify_inclusion(
+            leaf_hash=_leaf(999), index=m, tree_size=size, audit_path=path, root_hash=root
+        )
+        if path:
+            tampered = [bytes(32), *path[1:]]
+            assert not tracker.verify_inclusion(
+                leaf_hash=leaves[m], index=m, tree_size=size, audit_path=tampered, root_hash=root
+            )
+    assert not tracker.verify_inclusion(
+        leaf_hash=leaves[0], index=size, tree_size=size, audit_path=[], root_hash=root
+    )
