@@ -18,6 +18,11 @@ from pathlib import Path
 
 import httpx
 
+try:
+    import sniffio  # noqa: F401
+except ImportError:  # httpcore tries to import it on every request: remember the miss
+    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -120,15 +125,19 @@ async def run_load(
 ) -> Result:
     """Call `call` from `concurrency` workers for `seconds` (after a warm-up); ok = True."""
     result = Result(name)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as client:
+    # One small pool per 4 workers: httpcore polls every pooled connection on each request.
+    shards = max(1, concurrency // 4)
+    size = -(-concurrency // shards)
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    clients = [httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) for _ in range(shards)]
+    try:
         end_warmup = time.perf_counter() + warmup
         while time.perf_counter() < end_warmup:
-            await call(client)
+            await call(clients[0])
         started = time.perf_counter()
         stop = started + seconds
 
-        async def worker() -> None:
+        async def worker(client: httpx.AsyncClient) -> None:
             while time.perf_counter() < stop:
                 begun = time.perf_counter()
                 try:
@@ -139,6 +148,9 @@ async def run_load(
                 result.requests += 1
                 result.errors += 0 if ok else 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[i % shards]) for i in range(concurrency)))
         result.seconds = time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
     return result

@@ -3,13 +3,15 @@
 Prints, in one run: calls/s straight to the provider, calls/s through the gateway (consumer
 token check, access right, purpose, NIK + legal mandate, signing the forwarded request and the
 answer, transparency log append + commit per call), their ratio, and the latency the gateway
-adds at p50/p99 (measured one call at a time, so queueing does not blur it).
+adds at p50/p99 (measured one call at a time, so queueing does not blur it). Also calls/s of
+Satu's own `GET /healthz` on the same server: the ceiling of the web stack (uvicorn, FastAPI,
+Satu's middleware) that any route, the gateway included, runs under.
 Target: at least half of direct throughput, under 5 ms added at p50.
 
 Usage:
     .venv/bin/python bench/exchange.py                       # temp SQLite database
     .venv/bin/python bench/exchange.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
-    .venv/bin/python bench/exchange.py --seconds 20 --concurrency 64
+    .venv/bin/python bench/exchange.py --seconds 20 --concurrency 64 --workers 2
 
 The database is migrated and loaded (regions, agencies) first; with PostgreSQL it is a
 scratch database that is emptied. The provider is a tiny ASGI app in its own uvicorn process.
@@ -162,7 +164,9 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="empty: a temporary SQLite file")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency-calls", type=int, default=500)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of the provider and of Satu"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="satu-bench-exchange-"))
@@ -204,6 +208,8 @@ def main() -> None:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(args.workers),
         ],
         env,
         f"{provider_url}/healthz",
@@ -211,7 +217,7 @@ def main() -> None:
     gateway = None
     try:
         client_id, secret, client_text, service_text = setup(env, provider_url)
-        gateway = start_satu_server(env, gateway_port)
+        gateway = start_satu_server(env, gateway_port, workers=args.workers)
         token = httpx.post(
             f"{gateway_url}/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -235,7 +241,10 @@ def main() -> None:
         async def call_gateway(client: httpx.AsyncClient) -> bool:
             return (await client.get(through, headers=headers)).status_code == 200
 
-        async def measure() -> tuple[Result, Result, Result, Result]:
+        async def call_floor(client: httpx.AsyncClient) -> bool:
+            return (await client.get(f"{gateway_url}/healthz")).status_code == 200
+
+        async def measure() -> tuple[Result, ...]:
             lat_direct = await run_load(
                 "direct, 1 at a time", call_direct, concurrency=1, seconds=args.seconds / 2
             )
@@ -245,22 +254,30 @@ def main() -> None:
             rps_direct = await run_load(
                 "direct", call_direct, concurrency=args.concurrency, seconds=args.seconds
             )
+            rps_floor = await run_load(
+                "healthz", call_floor, concurrency=args.concurrency, seconds=args.seconds
+            )
             rps_gateway = await run_load(
                 "gateway", call_gateway, concurrency=args.concurrency, seconds=args.seconds
             )
-            return lat_direct, lat_gateway, rps_direct, rps_gateway
+            return lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway
 
-        lat_direct, lat_gateway, rps_direct, rps_gateway = asyncio.run(measure())
+        lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway = asyncio.run(measure())
         backend = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
-        print(f"\nexchange gateway bench ({backend}, 1 gateway worker, {os.cpu_count()} CPUs)")
+        print(
+            f"\nexchange gateway bench ({backend}, {args.workers} worker(s) each, "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f})"
+        )
         print(f"  concurrency {args.concurrency}, {args.seconds:.0f} s per phase")
-        for r in (rps_direct, rps_gateway):
+        for r in (rps_direct, rps_floor, rps_gateway):
             print(
                 f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"
                 f"  p50 {r.percentile(0.5):6.1f} ms  p99 {r.percentile(0.99):6.1f} ms"
             )
         ratio = rps_gateway.rps / rps_direct.rps if rps_direct.rps else 0.0
         print(f"  ratio    {ratio:8.2f}  (target >= 0.5)")
+        floor = rps_gateway.rps / rps_floor.rps if rps_floor.rps else 0.0
+        print(f"  gateway / Satu's own /healthz {floor:.2f} (the web stack's ceiling)")
         added50 = lat_gateway.percentile(0.5) - lat_direct.percentile(0.5)
         added99 = lat_gateway.percentile(0.99) - lat_direct.percentile(0.99)
         print(
@@ -270,7 +287,7 @@ def main() -> None:
         print(f"  added latency p50 {added50:.2f} ms (target < 5), p99 {added99:.2f} ms")
         print(
             f"  errors: direct {lat_direct.errors + rps_direct.errors}, "
-            f"gateway {lat_gateway.errors + rps_gateway.errors}"
+            f"healthz {rps_floor.errors}, gateway {lat_gateway.errors + rps_gateway.errors}"
         )
     finally:
         if gateway is not None:

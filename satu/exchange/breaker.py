@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from satu.core.metrics import LATENCY_BUCKETS
@@ -110,7 +110,7 @@ class ConsumerRateLimits:
     """Calls per minute per consumer subsystem, in the shared rate-limit store."""
 
     def __init__(self, storage_uri: str = "memory://") -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     def hit(self, consumer: str, per_minute: int) -> int | None:

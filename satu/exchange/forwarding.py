@@ -1,7 +1,7 @@
 """Forwarding a call to a provider's backend with httpx: pooled clients, timeouts, size limits,
 retries only where safe.
 
-- One `httpx.AsyncClient` per event loop, reused (keep-alive), never following redirects
+- Pooled `httpx.AsyncClient`s per event loop, reused (keep-alive), never following redirects
   (X-Road passes 3xx through unmodified).
 - The whole exchange with the backend is bounded by the service's `timeout_ms`; connecting by
   `CONNECT_TIMEOUT` (or less).
@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import sys
 import weakref
 from dataclasses import dataclass
 
 import httpx
 
 from satu.exchange.xroad import XRoadError
+
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    # httpcore tries `import sniffio` on every request; when it is not installed, each try
+    # searches sys.path on disk. Remember the miss (the import fails the same way, at once).
+    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
 
 CONNECT_TIMEOUT = 3.0
 RETRIES = 2
@@ -79,24 +88,49 @@ RESPONSE_DROP = HOP_BY_HOP | {
     "date",
 }
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+# httpcore checks every pooled connection on each request (a poll per idle connection), so
+# a big pool costs O(connections) per call: the connections are spread over SHARDS clients.
+SHARDS = 8
+MAX_CONNECTIONS = 256  # per event loop, over all shards
+MAX_KEEPALIVE = 128
+
+
+class _Shards:
+    def __init__(self) -> None:
+        limits = httpx.Limits(
+            max_connections=MAX_CONNECTIONS // SHARDS,
+            max_keepalive_connections=MAX_KEEPALIVE // SHARDS,
+        )
+        tls = ssl.create_default_context()  # one context (CA bundle loaded once) for all shards
+        self.clients = [
+            httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,
+                verify=tls,
+                limits=limits,
+                timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT),
+            )
+            for _ in range(SHARDS)
+        ]
+        self.turn = 0
+
+    def next(self) -> httpx.AsyncClient:
+        self.turn = (self.turn + 1) % SHARDS
+        return self.clients[self.turn]
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shards] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def http_client() -> httpx.AsyncClient:
-    """The pooled client of the running event loop."""
+    """A pooled client of the running event loop (keep-alive; shards taken in turn)."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT),
-        )
-        _clients[loop] = client
-    return client
+    shards = _clients.get(loop)
+    if shards is None or shards.clients[0].is_closed:
+        shards = _clients[loop] = _Shards()
+    return shards.next()
 
 
 @dataclass

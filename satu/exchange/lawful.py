@@ -22,6 +22,7 @@ from satu.exchange import registry
 from satu.exchange.schemas import MandateInfo, ServiceInfo, SubsystemInfo
 from satu.exchange.xroad import XRoadError
 from satu.identity import service as identity
+from satu.identity.service import ConsentInfo
 from satu.satudata import service as satudata
 
 PURPOSE_HEADER = "X-Road-Purpose"
@@ -90,12 +91,19 @@ def lawful_basis(
     nik: str,
     purpose: str,
     find_mandate: Callable[..., MandateInfo | None] | None = None,
+    find_consent: Callable[[], ConsentInfo | None] | None = None,
 ) -> LawfulBasis:
     """The consent or mandate that allows this call; Client.NoLawfulBasis when neither.
 
-    `find_mandate` replaces the registry lookup (the gateway passes a briefly cached one).
+    `find_mandate` and `find_consent` replace the registry and identity lookups (the gateway
+    passes briefly cached ones).
     """
-    consent = identity.consent_for_agency(session=session, nik=nik, agency_id=consumer.agency_id)
+    if find_consent is not None:
+        consent = find_consent()
+    else:
+        consent = identity.consent_for_agency(
+            session=session, nik=nik, agency_id=consumer.agency_id
+        )
     if consent is not None:
         return LawfulBasis("consent", consent.consent_id)
     lookup = find_mandate or partial(registry.find_mandate, session=session)

@@ -98,13 +98,38 @@ def provider_app(provider_key: tuple[str, Ed25519PrivateKey]) -> FastAPI:
     async def fail() -> JSONResponse:
         return JSONResponse({"error": "boom"}, status_code=500)
 
-    @app.get("/signed")
-    async def signed() -> Response:
+    def signed_answer(echo: dict[str, str]) -> Response:
         body = b'{"signed":true}'
-        headers = httpx.Headers({"content-type": "application/json"})
+        headers = httpx.Headers({"content-type": "application/json", **echo})
         key_id, key = provider_key
         sig.sign_response(headers, status=200, key_id=key_id, private_key=key, body=body)
         return Response(body, headers=dict(headers))
+
+    def echoed(request: Request) -> dict[str, str]:
+        names = ("x-road-id", "x-road-request-id")
+        return {name: request.headers[name] for name in names if name in request.headers}
+
+    @app.get("/signed")
+    async def signed(request: Request) -> Response:
+        return signed_answer(echoed(request))
+
+    @app.get("/signed-no-echo")
+    async def signed_no_echo() -> Response:
+        return signed_answer({})
+
+    @app.get("/signed-other-call")
+    async def signed_other_call(request: Request) -> Response:
+        return signed_answer({**echoed(request), "x-road-request-id": str(uuid.uuid4())})
+
+    @app.get("/repeated-headers")
+    async def repeated_headers() -> Response:
+        response = JSONResponse({"ok": True})
+        response.raw_headers.extend([(b"link", b"</a>; rel=a"), (b"link", b"</b>; rel=b")])
+        return response
+
+    @app.get("/echo-other-transaction")
+    async def echo_other_transaction() -> Response:
+        return JSONResponse({"ok": True}, headers={"x-road-id": "another-transaction"})
 
     @app.get("/badly-signed")
     async def badly_signed() -> Response:

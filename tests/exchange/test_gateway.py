@@ -6,6 +6,7 @@ refused or not, is in the transparency log with the error type as its outcome.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import shutil
@@ -15,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 
 from satu.core.db import make_sessionmaker, transaction
-from satu.exchange import keys
+from satu.exchange import keys, transparency
 from satu.exchange import signatures as sig
+from satu.exchange.models import LogEntry
 from satu.exchange.schemas import KeyInfo
 from tests.conftest import LiveServer
 from tests.exchange._gateway_support import (
@@ -122,6 +125,36 @@ def test_call_with_consent_reaches_the_provider_signed_and_is_logged(world: Worl
     assert entry.outcome == "ok" and entry.purpose == "bansos-eligibility"
     assert entry.subject_key and world.nik_consented not in entry.entry.decode()
     assert b"consent:" in entry.entry
+
+
+def test_concurrent_calls_are_each_logged_once_before_their_answer(world: World) -> None:
+    """Calls ending together share a log commit (group commit); each is still logged, once,
+    with gap-free indexes, and refused calls mixed in are logged too."""
+
+    async def many() -> list[tuple[dict, httpx.Response]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one(i: int) -> tuple[dict, httpx.Response]:
+                purpose = MANDATE_PURPOSE if i % 4 else "not-a-mandate"
+                headers = world.headers(
+                    **{"X-Road-UserId": f"ID{world.nik_no_consent}", "X-Road-Purpose": purpose}
+                )
+                url = world.url("persons", f"/persons/{world.nik_no_consent}")
+                return headers, await client.get(url, headers=headers)
+
+            return await asyncio.gather(*(one(i) for i in range(40)))
+
+    indexes = []
+    for headers, response in asyncio.run(many()):
+        ok = headers["X-Road-Purpose"] == MANDATE_PURPOSE
+        assert response.status_code == (200 if ok else 403), response.text
+        [entry] = world.log_of(headers["X-Road-Id"])
+        assert entry.outcome == ("ok" if ok else "Client.NoLawfulBasis")
+        indexes.append(entry.idx)
+    with transaction(make_sessionmaker(world.engine)) as session:
+        size = transparency.tree_size(session=session)
+        stored = session.scalars(select(LogEntry.idx).where(LogEntry.idx >= min(indexes)))
+        assert sorted(stored) == list(range(min(indexes), size))
 
 
 def test_mandate_is_a_lawful_basis_without_consent(world: World) -> None:
@@ -334,6 +367,27 @@ def test_provider_signatures_are_checked_when_it_signs(world: World) -> None:
         response = httpx.get(world.url("signed", path), headers=world.headers())
         _refused(response, world, "Server.ServerProxy.InvalidSignature", 502)
         _logged(world, response, "Server.ServerProxy.InvalidSignature")
+
+
+def test_repeated_answer_headers_all_reach_the_consumer(world: World) -> None:
+    response = httpx.get(world.url("open", "/repeated-headers"), headers=world.headers())
+    assert response.status_code == 200, response.text
+    assert response.headers.get_list("link") == ["</a>; rel=a", "</b>; rel=b"]
+    assert response.headers["content-length"] == str(len(response.content))
+    assert len(response.headers.get_list("x-road-request-id")) == 1
+
+
+def test_answers_must_echo_this_calls_ids(world: World) -> None:
+    cases = [
+        ("signed", "/signed-no-echo", "does not echo X-Road-Request-Id"),
+        ("signed", "/signed-other-call", "another call's x-road-request-id"),
+        ("open", "/echo-other-transaction", "another call's x-road-id"),
+    ]
+    for service, path, message in cases:
+        response = httpx.get(world.url(service, path), headers=world.headers())
+        body = _refused(response, world, "Server.ServerProxy.MalformedResponse", 502)
+        assert message in body["message"]
+        _logged(world, response, "Server.ServerProxy.MalformedResponse")
 
 
 def test_provider_down_opens_the_breaker(world: World) -> None:

@@ -189,3 +189,67 @@ def test_nonces_are_remembered_and_purged(db) -> None:
     later = datetime.now(UTC) + timedelta(seconds=sig.MAX_AGE + sig.CLOCK_SKEW + 5)
     assert sig.purge_nonces(session=db, now=later) >= 1
     sig.remember_nonce(session=db, verified=verified)
+
+
+_CASES = [
+    ("GET", "http://127.0.0.1:9000/persons/3201?x=1%202&y=", {"X-Road-Client": "ID/GOV/K1/SUB"}),
+    ("POST", "https://provider.example/v1/a%2Fb", {"Content-Type": "application/json"}),
+    ("PUT", "http://provider.example:80/", {"X-Road-Id": " padded\t", "X-Road-Purpose": "p"}),
+    ("DELETE", "http://[::1]:8443/x/y;z?q", {"X-Road-UserId": "ID3201014101900001"}),
+    ("GET", "http://h.example/p", [("X-Road-Issue", "a"), ("x-road-issue", "b, c")]),
+    ("OPTIONS", "http://h.example", {}),
+    ("GET", "http://h.example/é?ü=1", {"X-Road-Represented-Party": "ID/COM/123"}),
+    ("POST", "http://h.example/p", {"X-Road-Purpose": "a\tb", "Content-Type": "text/plain"}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "headers"), _CASES)
+def test_direct_signing_gives_the_library_bytes_exactly(method, url, headers) -> None:
+    private, info = _key()
+    created = datetime.now(UTC)
+    signed = {}
+    for fast in (True, False):
+        request = httpx.Request(method, url, headers=headers, content=BODY)
+        sig.sign_request(
+            request,
+            key_id="k1",
+            private_key=private,
+            body=BODY,
+            created=created,
+            nonce="n-1",
+            fast=fast,
+        )
+        signed[fast] = [
+            request.headers.get(h) for h in ("content-digest", "signature-input", "signature")
+        ]
+        assert _verify(request, info).covered[:2] == ("@method", "@target-uri")
+    assert signed[True] == signed[False]
+
+
+@pytest.mark.parametrize("status", [200, 404, 502])
+def test_direct_response_signing_gives_the_library_bytes_exactly(status) -> None:
+    private, info = _key()
+    created = datetime.now(UTC)
+    signed = []
+    for fast in (True, False):
+        headers = httpx.Headers(
+            {"content-type": "application/json", "x-road-id": "tx", "x-road-request-hash": "a+/="}
+        )
+        sig.sign_response(
+            headers,
+            status=status,
+            key_id="k1",
+            private_key=private,
+            body=BODY,
+            created=created,
+            nonce="n-2",
+            fast=fast,
+        )
+        signed.append([headers.get(h) for h in ("content-digest", "signature-input", "signature")])
+        sig.verify_response(
+            status=status,
+            headers=headers,
+            body=BODY,
+            lookup=lambda kid: info,
+        )
+    assert signed[0] == signed[1]

@@ -1,0 +1,72 @@
+"""Group commit of the gateway's transparency log appends.
+
+Each call awaits the commit of its own log entry before it answers; calls that end while a
+commit is under way are appended together in the next transaction (one thread-pool hop, one
+commit, one PostgreSQL advisory lock or SQLite write lock for the lot). Under load this turns
+one write transaction per call into one per batch; alone, a call pays what it paid before.
+A batch that fails is retried one record per transaction, so one bad record cannot refuse
+the others; a record that still fails raises to its own call. A caller that goes away (the
+consumer disconnected) does not cancel its append: the entry is logged, the answer is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from satu.core.db import transaction
+from satu.exchange import transparency
+from satu.exchange.schemas import LogRecordIn
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+
+
+class LogWriter:
+    """Appends records for one event loop, batching those that arrive during a commit."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._pending: list[tuple[LogRecordIn, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def append(self, record: LogRecordIn) -> None:
+        """Append `record` and return once it is committed (raises if it could not be)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                await run_in_threadpool(self._write, [record for record, _ in batch])
+            except Exception:
+                log.warning("log batch failed; appending its records one by one", exc_info=True)
+                await self._one_by_one(batch)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _one_by_one(self, batch: list[tuple[LogRecordIn, asyncio.Future[None]]]) -> None:
+        for record, future in batch:
+            try:
+                await run_in_threadpool(self._write, [record])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(None)
+
+    def _write(self, records: list[LogRecordIn]) -> None:
+        with transaction(self._factory) as session:
+            for record in records:
+                transparency.append(session=session, record=record)

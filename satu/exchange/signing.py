@@ -1,0 +1,304 @@
+"""Signing HTTP messages (RFC 9421, Ed25519, `Content-Digest` per RFC 9530) under label `satu`.
+
+What is covered is listed in `signatures.py`. The gateway signs two messages per call, so the
+usual shapes (plain ASCII values) are signed by writing the signature base directly (one
+Ed25519 signature, no Structured Field round trips); anything unusual goes through the
+`http-message-signatures` library, whose output the fast path equals byte for byte (Ed25519
+is deterministic; tests/exchange/test_signatures.py compares both).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from http_message_signatures import HTTPMessageSigner, algorithms
+from http_message_signatures.resolvers import parse_url
+from http_message_signatures.structures import normalize_header_value
+
+LABEL = "satu"
+ALGORITHM = "ed25519"
+MAX_AGE = 300  # seconds a signature stays fresh
+CLOCK_SKEW = 30  # seconds a `created` may lie in the future
+REQUEST_FIELDS = (
+    "content-type",
+    "x-road-client",
+    "x-road-id",
+    "x-road-userid",
+    "x-road-issue",
+    "x-road-represented-party",
+    "x-road-purpose",
+)
+RESPONSE_FIELDS = (
+    "content-type",
+    "x-road-client",
+    "x-road-service",
+    "x-road-id",
+    "x-road-request-id",
+    "x-road-request-hash",
+)
+REQUEST_REQUIRED = ("@method", "@target-uri", "content-digest")
+RESPONSE_REQUIRED = ("@status", "content-digest")
+
+
+class SignatureError(Exception):
+    """A signature that does not hold, with the precise reason (safe to show the caller)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- message views the library reads -------------------------------------------------------
+
+
+class Fields:
+    """Read-only header lines (name, value) as the library wants them."""
+
+    def __init__(self, lines: Iterable[tuple[str, str]]) -> None:
+        self._lines = list(lines)
+
+    @classmethod
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Fields:
+        """Header lines from ASGI/httpx raw pairs (ASCII names, Latin-1 values)."""
+        return cls((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+
+    def items(self) -> list[tuple[str, str]]:
+        return self._lines
+
+    def get(self, name: str) -> str | None:
+        name = name.lower()
+        values = [v for k, v in self._lines if k.lower() == name]
+        return ", ".join(values) if values else None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k for k, _ in self._lines))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self._lines)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        raise TypeError("read-only headers")
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("read-only headers")
+
+
+@dataclass
+class RequestView:
+    """A request as signed: method, absolute encoded URL, header lines."""
+
+    method: str
+    url: str
+    headers: Fields | httpx.Headers
+
+
+@dataclass
+class ResponseView:
+    """A response as signed: status and header lines (the request is not covered)."""
+
+    status_code: int
+    headers: Fields | httpx.Headers
+    request: RequestView | None = field(default=None)
+
+
+class _Resolver:
+    def __init__(self, private_key: Ed25519PrivateKey | None = None) -> None:
+        self.private_key = private_key
+        self.public: Ed25519PublicKey | None = None
+
+    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
+        assert self.private_key is not None
+        return self.private_key
+
+    def resolve_public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        return self.public
+
+
+def new_nonce() -> str:
+    """A fresh random nonce (128 bits, base64url)."""
+    return secrets.token_urlsafe(16)
+
+
+def content_digest(body: bytes) -> str:
+    """The RFC 9530 `Content-Digest` value of a body: `sha-256=:<base64>:`."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+
+
+# --- signing ---------------------------------------------------------------------------------
+
+# Values the fast path writes itself as Structured Field strings / derived component values:
+# printable ASCII without `"` and `\\` (anything else goes through the library).
+_PLAIN = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")
+_PLAIN_FIELD = re.compile(r"^[\x20-\x7e\t]*$")
+
+
+def _target_uri(url: str, method: str) -> str | None:
+    """`@target-uri` exactly as the library derives it, or None when the URL is not plain."""
+    parts = parse_url(url)
+    path = parts.path if method == "OPTIONS" else (parts.path or "/")
+    value = f"{parts.scheme}://{parts.authority}{path}{parts.query_suffix}"
+    return value if _PLAIN.match(value) and " " not in value else None
+
+
+def _field_value(headers: httpx.Headers, name: str) -> str | None:
+    value = ", ".join(normalize_header_value(v) for v in headers.get_list(name))
+    return value if _PLAIN_FIELD.match(value) and "\n" not in value else None
+
+
+def _fast_sign(
+    headers: httpx.Headers,
+    derived: list[tuple[str, str]],
+    fields: list[str],
+    *,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes,
+    created: datetime | None,
+    nonce: str | None,
+) -> bool:
+    """Sign by writing the RFC 9421 signature base directly; False when a value is unusual
+    (the caller then signs through the library). Byte-identical to the library's output."""
+    nonce = nonce or new_nonce()
+    if not (_PLAIN.match(key_id) and _PLAIN.match(nonce)):
+        return False
+    lines = [f'"{name}": {value}' for name, value in derived]
+    for name in fields:
+        value = _field_value(headers, name)
+        if value is None:
+            return False
+        lines.append(f'"{name}": {value}')
+    digest = content_digest(body)
+    lines.append(f'"content-digest": {digest}')
+    ids = " ".join(f'"{name}"' for name, _ in derived) + "".join(f' "{n}"' for n in fields)
+    stamp = int((created or datetime.now(UTC)).timestamp())
+    params = f'({ids} "content-digest");created={stamp};keyid="{key_id}";alg="{ALGORITHM}"'
+    params += f';nonce="{nonce}"'
+    lines.append(f'"@signature-params": {params}')
+    signature = private_key.sign("\n".join(lines).encode())
+    headers["content-digest"] = digest
+    headers["signature-input"] = f"{LABEL}={params}"
+    headers["signature"] = f"{LABEL}=:{base64.b64encode(signature).decode()}:"
+    return True
+
+
+def _library_sign(
+    message: RequestView | ResponseView | httpx.Request,
+    *,
+    covered: list[str],
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes,
+    created: datetime | None,
+    nonce: str | None,
+) -> None:
+    """Sign through `http-message-signatures` (the reference the fast path must equal)."""
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=_Resolver(private_key)
+    )
+    for name in [n for n in message.headers if n.lower() in ("content-digest",)]:
+        del message.headers[name]
+    signer.sign(
+        message,
+        key_id=key_id,
+        created=created or datetime.now(UTC),
+        nonce=nonce or new_nonce(),
+        label=LABEL,
+        covered_component_ids=covered,
+        body=body,
+    )
+
+
+def sign_request(
+    request: httpx.Request | RequestView,
+    *,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes = b"",
+    created: datetime | None = None,
+    nonce: str | None = None,
+    fast: bool = True,
+) -> None:
+    """Sign a request in place: adds `Content-Digest`, `Signature-Input` and `Signature`.
+
+    `fast=False` signs through the library only (the fast path gives the same bytes).
+    """
+    for name in [n for n in request.headers if n.lower() in ("signature", "signature-input")]:
+        del request.headers[name]
+    present = [f for f in REQUEST_FIELDS if f in request.headers]
+    created = created or datetime.now(UTC)
+    nonce = nonce or new_nonce()
+    headers = request.headers
+    if fast and isinstance(headers, httpx.Headers):
+        target = _target_uri(str(request.url), request.method)
+        derived = [("@method", request.method), ("@target-uri", target or "")]
+        if (
+            target is not None
+            and _PLAIN.match(request.method)
+            and _fast_sign(
+                headers,
+                derived,
+                present,
+                key_id=key_id,
+                private_key=private_key,
+                body=body,
+                created=created,
+                nonce=nonce,
+            )
+        ):
+            return
+    _library_sign(
+        request,
+        covered=["@method", "@target-uri", *present],
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        created=created,
+        nonce=nonce,
+    )
+
+
+def sign_response(
+    headers: httpx.Headers,
+    *,
+    status: int,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes = b"",
+    created: datetime | None = None,
+    nonce: str | None = None,
+    fast: bool = True,
+) -> None:
+    """Sign a response's headers in place (status and body given); `fast` as for requests."""
+    for name in [n for n in headers if n.lower() in ("signature", "signature-input")]:
+        del headers[name]
+    present = [f for f in RESPONSE_FIELDS if f in headers]
+    created = created or datetime.now(UTC)
+    nonce = nonce or new_nonce()
+    if fast and _fast_sign(
+        headers,
+        [("@status", str(status))],
+        present,
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        created=created,
+        nonce=nonce,
+    ):
+        return
+    _library_sign(
+        ResponseView(status, headers),
+        covered=["@status", *present],
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        created=created,
+        nonce=nonce,
+    )
