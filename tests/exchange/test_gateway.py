@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -420,11 +419,9 @@ def test_request_hash_is_sha512_of_head_and_body(world: World) -> None:
 
 
 def test_independent_library_verifies_the_gateways_signatures(world: World) -> None:
-    from tests.exchange.test_signatures_npm import SIGCHECK, jwk_of, verify_with_node
+    from tests.exchange.test_signatures_npm import ensure_sigcheck, jwk_of, verify_with_node
 
-    node = shutil.which("node")
-    if node is None or not (SIGCHECK / "node_modules" / "http-message-signatures").is_dir():
-        pytest.skip("node or the sigcheck packages are missing (see test_signatures_npm)")
+    node = ensure_sigcheck()
     headers = world.headers(**{"X-Road-UserId": f"ID{world.nik_consented}"})
     response = httpx.get(world.url("persons", f"/persons/{world.nik_consented}"), headers=headers)
     assert response.status_code == 200

@@ -26,8 +26,8 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-@pytest.fixture(scope="module")
-def node() -> str:
+def ensure_sigcheck() -> str:
+    """The node binary, with the verifier's npm packages installed; skips without node/npm."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node/npm are not installed")
@@ -42,6 +42,11 @@ def node() -> str:
         )
         assert done.returncode == 0, done.stderr
     return node
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    return ensure_sigcheck()
 
 
 def verify_with_node(node: str, cases: list[dict]) -> list[dict]:
