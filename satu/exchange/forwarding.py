@@ -8,19 +8,30 @@ retries only where safe.
 - Only idempotent methods are retried, and only when the connection could not be made
   (nothing reached the backend): up to `RETRIES` times.
 - The answer is streamed in and refused once it passes the service's `max_body_bytes`.
+- Every new connection goes to an address checked by `urlguard` (registration checked the
+  base URL once; its DNS may point elsewhere later): the name is resolved (cached
+  `RESOLVE_TTL` seconds per host, so calls on the hot path do no DNS lookup), every address is
+  checked, and the connection is made to the checked one (no second lookup to rebind).
+  TLS still verifies the host name, and keep-alive connections are pooled per host name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import ssl
 import sys
+import time
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import httpcore
 import httpx
 
+from satu.exchange import urlguard
 from satu.exchange.xroad import XRoadError
 
 try:
@@ -88,6 +99,92 @@ RESPONSE_DROP = HOP_BY_HOP | {
     "date",
 }
 
+RESOLVE_TTL = 30.0  # seconds a host name's resolution is reused
+RESOLVE_CACHE_MAX = 4096
+_resolved: dict[tuple[str, int], tuple[float, list[urlguard.IPAddress]]] = {}
+
+
+async def vetted_address(host: str, port: int) -> str:
+    """The address to connect to for host:port, checked by urlguard (ForbiddenURL if not)."""
+    name = host.rstrip(".").lower()
+    allow = urlguard.private_urls_allowed()
+    if not allow and (name == "localhost" or name.endswith(".localhost")):
+        raise urlguard.ForbiddenURL("names localhost")
+    try:
+        addresses: list[urlguard.IPAddress] = [ipaddress.ip_address(name.strip("[]"))]
+    except ValueError:
+        addresses = await _resolve(name, port)
+    for address in addresses:
+        problem = urlguard.address_problem(address, allow_private=allow)
+        if problem:
+            raise urlguard.ForbiddenURL(f"resolves to {problem}")
+    return str(addresses[0])
+
+
+async def _resolve(name: str, port: int) -> list[urlguard.IPAddress]:
+    now = time.monotonic()
+    cached = _resolved.get((name, port))
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    loop = asyncio.get_running_loop()
+    try:
+        addresses = await loop.run_in_executor(None, urlguard.resolve, name, port)
+    except (OSError, UnicodeError) as exc:
+        raise httpcore.ConnectError(f"the host name does not resolve ({exc})") from None
+    if not addresses:
+        raise httpcore.ConnectError("the host name has no address")
+    if len(_resolved) >= RESOLVE_CACHE_MAX:
+        _resolved.clear()
+    _resolved[(name, port)] = (now + RESOLVE_TTL, addresses)
+    return addresses
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to addresses urlguard allows."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the checked address of host (TLS, if any, still verifies host's name)."""
+        address = await vetted_address(host, port)
+        return await self._inner.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Never used by the gateway."""
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        """As the wrapped backend."""
+        await self._inner.sleep(seconds)
+
+
+def _guarded_transport(tls: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(verify=tls, limits=limits, trust_env=False)
+    pool = transport._pool  # httpx offers no public way to set httpcore's network backend
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(
+        pool, "_network_backend"
+    ):  # pragma: no cover - a changed httpx/httpcore must not silently drop the guard
+        raise RuntimeError("cannot install the exchange's address guard on httpx's pool")
+    pool._network_backend = _GuardedBackend(pool._network_backend)
+    return transport
+
+
 # httpcore checks every pooled connection on each request (a poll per idle connection), so
 # a big pool costs O(connections) per call: the connections are spread over SHARDS clients.
 SHARDS = 8
@@ -106,8 +203,7 @@ class _Shards:
             httpx.AsyncClient(
                 follow_redirects=False,
                 trust_env=False,
-                verify=tls,
-                limits=limits,
+                transport=_guarded_transport(tls, limits),
                 timeout=httpx.Timeout(10.0, connect=CONNECT_TIMEOUT),
             )
             for _ in range(SHARDS)
@@ -173,6 +269,12 @@ async def forward(
             return BackendAnswer(
                 response.status_code, response.headers, body, loop.time() - started
             )
+        except urlguard.ForbiddenURL as exc:
+            raise XRoadError(
+                "Server.ServerProxy.ServiceFailed",
+                f"The provider of {service} was not called: its base URL {exc}, which the "
+                "exchange may not call.",
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if attempt + 1 < attempts:
                 await asyncio.sleep(RETRY_PAUSE * (attempt + 1))

@@ -145,6 +145,9 @@ def provider_app(provider_key: tuple[str, Ed25519PrivateKey]) -> FastAPI:
     return app
 
 
+REBIND_HOST = "backend.satu-test.invalid"  # never in real DNS (RFC 2606)
+
+
 @dataclass
 class World:
     """What the tests call with."""
@@ -277,6 +280,11 @@ def build_world(
             "slow": (p1, dict(personal_data=False, timeout_ms=400)),
             "down": (p1, dict(personal_data=False, base_url="http://127.0.0.1:9")),
             "signed": (p2, dict(personal_data=False)),
+            # The backend under a host name whose DNS answer the tests choose (urlguard.resolve).
+            "rebind": (
+                p1,
+                dict(personal_data=False, base_url=provider_url.replace("127.0.0.1", REBIND_HOST)),
+            ),
         }
         services: dict[str, str] = {}
         for name, (provider, extra) in specs.items():

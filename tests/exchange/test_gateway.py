@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import ipaddress
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from satu.exchange.schemas import KeyInfo
 from tests.conftest import LiveServer
 from tests.exchange._gateway_support import (
     MANDATE_PURPOSE,
+    REBIND_HOST,
     World,
     build_world,
     provider_app,
@@ -453,3 +455,63 @@ def test_independent_library_verifies_the_gateways_signatures(world: World) -> N
         },
     ]
     assert [r["ok"] for r in verify_with_node(node, cases)] == [True, True]
+
+
+# --- the backend's address is checked again at each new connection ----------------------------
+
+
+def test_base_url_resolving_to_a_forbidden_address_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registration saw a public address; later DNS answers are checked again when forwarding,
+    and the connection goes to the checked address (the name exists in no real DNS)."""
+    from satu.core.config import get_settings
+    from satu.exchange import forwarding, urlguard
+
+    answer: list[str] = ["93.184.216.34"]
+    lookups: list[str] = []
+
+    def resolve(host: str, port: int) -> list[urlguard.IPAddress]:
+        lookups.append(host)
+        return [ipaddress.ip_address(answer[0])]
+
+    monkeypatch.setattr(urlguard, "resolve", resolve)
+    forwarding._resolved.clear()
+    base_url = f"http://{REBIND_HOST}:9/"
+    urlguard.check_url(base_url)  # what registration checks: allowed
+    seen = len(world.provider_seen)
+
+    # Link-local (cloud metadata): always refused.
+    answer[0] = "169.254.169.254"
+    response = httpx.get(world.url("rebind", "/echo"), headers=world.headers(), timeout=10)
+    body = _refused(response, world, "Server.ServerProxy.ServiceFailed", 502)
+    assert "link-local" in body["message"] and "169.254" not in body["message"]
+    _logged(world, response, "Server.ServerProxy.ServiceFailed")
+
+    # Loopback, with private addresses disallowed (production): refused, the backend not called.
+    forwarding._resolved.clear()
+    answer[0] = "127.0.0.1"
+    monkeypatch.setenv("SATU_EXCHANGE_ALLOW_PRIVATE_URLS", "false")
+    get_settings.cache_clear()
+    try:
+        response = httpx.get(world.url("rebind", "/echo"), headers=world.headers(), timeout=10)
+    finally:
+        monkeypatch.delenv("SATU_EXCHANGE_ALLOW_PRIVATE_URLS")
+        get_settings.cache_clear()
+    body = _refused(response, world, "Server.ServerProxy.ServiceFailed", 502)
+    assert "loopback" in body["message"]
+    _logged(world, response, "Server.ServerProxy.ServiceFailed")
+    assert len(world.provider_seen) == seen
+
+    # Allowed (test settings): the call reaches the checked address, Host still the name; the
+    # resolution is cached, so further calls do no lookup.
+    forwarding._resolved.clear()
+    lookups.clear()
+    for _ in range(3):
+        response = httpx.post(
+            world.url("rebind", "/echo"), headers=world.headers(), content=b"hi", timeout=10
+        )
+        assert response.status_code == 200 and response.content == b"hi"
+    host = dict(world.provider_seen[-1]["headers"])[b"host"].decode()
+    assert host.startswith(REBIND_HOST + ":")
+    assert lookups == [REBIND_HOST]
