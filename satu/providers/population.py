@@ -5,8 +5,10 @@ Two registries, version 1.0, over the identity domain's residents (read-only, th
 
 - `penduduk` (residents, by NIK): `read`/`exists` with `{"nik": ..., ...}` — every other field
   given must match too, so `exists` verifies a name and birth date without disclosing them;
-  `list` only within one family card (`query.kkNumber`) or one NIK (`query.nik`): the
-  register is never listed or searched in bulk.
+  `list` only within one family card (`query.kkNumber`): the register is never listed or
+  searched in bulk. A NIK is looked up only in a POST body (`read`/`exists`), never in a URL:
+  URLs end up in access logs, proxies and traces, and a NIK is personal data (`query.nik` is
+  refused with 400).
 - `keluarga` (family cards, by KK number): the card and its members.
 
 `create` and `update` are refused (403): the population register is written only by Dukcapil's
@@ -212,41 +214,34 @@ def _no_bulk(request: Request) -> None:
     if request.query_params.get("search") is not None or request.query_params.get("filter"):
         raise DataApiError(
             400,
-            "the population register is not searched in bulk; give query.kkNumber or query.nik",
+            "the population register is not searched in bulk; give query.kkNumber",
         )
+
+
+NIK_NOT_IN_URLS = (
+    "a NIK is never sent in a URL (URLs are kept in logs): look a resident up with "
+    'POST /data/penduduk/1.0/read or /exists and {"query": {"content": {"nik": "..."}}}'
+)
 
 
 def _list_people(request: Request) -> ListPage:
+    if "query.nik" in request.query_params:
+        raise DataApiError(400, NIK_NOT_IN_URLS)
     _no_bulk(request)
-    query = list_query(request, {"kkNumber", "nik"})
+    query = list_query(request, {"kkNumber"})
     page, size, descending = paging(request)
-    for field, value in query.items():
-        validate_content(
-            PersonMatch if field == "nik" else FamilyMatch,
-            {field: value} if field == "kkNumber" else {"nik": value},
-            where="query",
-        )
     if not query:
         raise DataApiError(
             400,
-            "give query.kkNumber (everyone on a family card) or query.nik: "
+            "give query.kkNumber (everyone on a family card): "
             "the population register is never listed in bulk",
         )
+    validate_content(FamilyMatch, query, where="query")
     with _session(request) as session:
-        if "kkNumber" in query:
-            niks = [
-                m.nik for m in identity.family_members(session=session, kk_number=query["kkNumber"])
-            ]
-        else:
-            niks = [query["nik"]]
         people = []
-        for nik in niks:
-            resident = identity.find_resident(session=session, nik=nik)
-            if (
-                resident is not None
-                and ("nik" not in query or resident.nik == query["nik"])
-                and ("kkNumber" not in query or resident.kk_number == query["kkNumber"])
-            ):
+        for member in identity.family_members(session=session, kk_number=query["kkNumber"]):
+            resident = identity.find_resident(session=session, nik=member.nik)
+            if resident is not None and resident.kk_number == query["kkNumber"]:
                 people.append(_person(resident))
     if descending:
         people.reverse()
@@ -299,7 +294,7 @@ def create_population_app(*, factory: sessionmaker[Session]) -> FastAPI:
             list_=_list_people,
             create=_refuse_write,
             update=_refuse_write,
-            list_fields=("kkNumber", "nik"),
+            list_fields=("kkNumber",),
         ),
     )
     mount_registry(

@@ -81,6 +81,22 @@ def test_the_register_is_never_listed_or_searched_in_bulk(population, gateway_ke
     assert "unknown query parameter" in unknown.json()["detail"]
 
 
+def test_a_nik_is_never_taken_from_a_url(population: Server, gateway_keys) -> None:
+    """NIK lookups are POST-only (read/exists bodies); `list` refuses `query.nik` and says why."""
+    nik = FAMILY[0][0]
+    for path in (
+        f"/data/penduduk/1.0?query.nik={nik}",
+        f"/data/penduduk/1.0?query.kkNumber={KK}&query.nik={nik}",
+    ):
+        answer = call(population, gateway_keys, "GET", path)
+        assert answer.status_code == 400, path
+        detail = answer.json()["detail"]
+        assert "URL" in detail and "/data/penduduk/1.0/read" in detail
+        assert nik not in detail
+    answer = call(population, gateway_keys, "POST", "/data/penduduk/1.0/exists", q(nik=nik))
+    assert answer.json()["answer"]["status"] is True
+
+
 def test_family_cards(population: Server, gateway_keys: GatewayKeys) -> None:
     answer = call(population, gateway_keys, "POST", "/data/keluarga/1.0/read", q(kkNumber=KK))
     card = answer.json()["content"]
@@ -138,3 +154,8 @@ def test_the_openapi_document_describes_the_data_api(population: Server) -> None
     assert ("POST", "/data/penduduk/1.0/read") in ops
     assert ("GET", "/data/keluarga/1.0") in ops
     assert ("PUT", "/data/penduduk/1.0/update") in ops
+    # NIKs go in POST bodies only: no operation takes one in its path or query string.
+    listing = document["paths"]["/data/penduduk/1.0"]["get"]
+    assert "query.kkNumber" in listing["description"]
+    assert "query.nik" not in listing["description"]
+    assert not [p for p in document["paths"] if "nik" in p.lower()]
