@@ -69,12 +69,13 @@ def get_config(session: DbSession, actor: Admin) -> dict[str, Any]:
     public = settings.public_url.rstrip("/")
     members: dict[tuple[str, str], dict[str, Any]] = {}
     applications: dict[int, dict[str, Any]] = {}
-    for sub in registry.list_subsystems(session=session):
+    subsystems = registry.list_subsystems(session=session)
+    names = satudata.agency_names(session=session, agency_ids={s.member_code for s in subsystems})
+    for sub in subsystems:
         key = (sub.member_class, sub.member_code)
         if key not in members:
-            agency = satudata.find_agency(session=session, agency_id=sub.member_code)
             members[key] = {
-                "name": agency.name if agency else sub.member_code,
+                "name": names.get(sub.member_code, sub.member_code),
                 "class": sub.member_class,
                 "code": sub.member_code,
                 "applications": [],

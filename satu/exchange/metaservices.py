@@ -121,12 +121,11 @@ def list_clients(
             "Client.BadRequest", f"Unknown instance; this Satu serves instance {instance}."
         )
     subsystems = registry.list_subsystems(session=session, enabled_only=True)
-    members: dict[tuple[str, str], str] = {}
-    for sub in subsystems:
-        key = (sub.member_class, sub.member_code)
-        if key not in members:
-            agency = satudata.find_agency(session=session, agency_id=sub.member_code)
-            members[key] = agency.name if agency is not None else sub.member_code
+    names = satudata.agency_names(session=session, agency_ids={s.member_code for s in subsystems})
+    members = {
+        (sub.member_class, sub.member_code): names.get(sub.member_code, sub.member_code)
+        for sub in subsystems
+    }
     entries: list[tuple[dict[str, str], str]] = []
     for (member_class, member_code), name in members.items():
         entries.append(

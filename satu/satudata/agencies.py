@@ -7,6 +7,7 @@ functions through `satu.satudata.service`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -64,6 +65,15 @@ def find_agency(*, session: Session, agency_id: str) -> AgencyOut | None:
         return None
     agency = session.get(Agency, agency_id)
     return _out(agency) if agency is not None else None
+
+
+def agency_names(*, session: Session, agency_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the known agencies among `agency_ids`, in one query."""
+    wanted = {a for a in agency_ids if isinstance(a, str) and _ID_RE.match(a)}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(wanted)))
+    return {agency_id: name for agency_id, name in rows}
 
 
 def agency_ancestors(*, session: Session, agency_id: str) -> list[AgencyOut]:

@@ -34,6 +34,7 @@ from satu.satudata.agencies import agency_ancestors as agency_ancestors
 from satu.satudata.agencies import agency_children as agency_children
 from satu.satudata.agencies import agency_detail as agency_detail
 from satu.satudata.agencies import agency_for_region as agency_for_region
+from satu.satudata.agencies import agency_names as agency_names
 from satu.satudata.agencies import find_agency as find_agency
 from satu.satudata.agencies import get_agency as get_agency
 from satu.satudata.agencies import list_agencies as list_agencies

@@ -243,6 +243,14 @@ def test_unknown_agency_is_not_found(db: Session) -> None:
 # --- who is responsible for a region -------------------------------------------------------
 
 
+def test_agency_names_in_one_lookup(db: Session) -> None:
+    names = satudata.agency_names(
+        session=db, agency_ids=["kemensos", "kemen-tidak-ada", "NOT AN ID", "kemensos"]
+    )
+    assert names == {"kemensos": satudata.get_agency(session=db, agency_id="kemensos").name}
+    assert satudata.agency_names(session=db, agency_ids=[]) == {}
+
+
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
