@@ -313,3 +313,37 @@ def mount_registry(app: FastAPI, ops: RegistryOps) -> None:
         response_model=record_answer,
         **{**common, "responses": {**refusals, **not_found, 403: {"description": "Read-only"}}},
     )
+
+
+def data_api_app(
+    *,
+    title: str,
+    version: str,
+    summary: str,
+    description: str | None,
+    factory: Any,
+    registries: list[RegistryOps],
+) -> FastAPI:
+    """A provider's bare Data API app: the registries, their JSON errors and `/healthz`.
+
+    `factory` makes the provider's database sessions; the signature door is put in front later.
+    """
+    app = FastAPI(
+        title=title,
+        version=version,
+        summary=summary,
+        description=description or "",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.sessionmaker = factory
+    install_data_api_errors(app)
+    for ops in registries:
+        mount_registry(app, ops)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

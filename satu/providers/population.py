@@ -32,9 +32,8 @@ from satu.providers.dataapi import (
     DataApiError,
     ListPage,
     RegistryOps,
-    install_data_api_errors,
+    data_api_app,
     list_query,
-    mount_registry,
     page_answer,
     paging,
     validate_content,
@@ -271,50 +270,36 @@ def create_population_app(*, factory: sessionmaker[Session]) -> FastAPI:
 
     Bare: `satu.providers.service` puts it behind the signature door before serving it.
     """
-    app = FastAPI(
+    return data_api_app(
         title="Dukcapil — Population register (Data API)",
         version=VERSION,
         summary="Residents by NIK and family cards, for agencies through Satu's exchange.",
         description=__doc__,
-        openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
+        factory=factory,
+        registries=[
+            RegistryOps(
+                name="penduduk",
+                version=VERSION,
+                title="Residents (penduduk)",
+                record=Person,
+                read=_find_person,
+                exists=_person_exists,
+                list_=_list_people,
+                create=_refuse_write,
+                update=_refuse_write,
+                list_fields=("kkNumber",),
+            ),
+            RegistryOps(
+                name="keluarga",
+                version=VERSION,
+                title="Family cards (keluarga)",
+                record=FamilyCard,
+                read=_find_family,
+                exists=_family_exists,
+                list_=_list_families,
+                create=_refuse_write,
+                update=_refuse_write,
+                list_fields=("kkNumber",),
+            ),
+        ],
     )
-    app.state.sessionmaker = factory
-    install_data_api_errors(app)
-    mount_registry(
-        app,
-        RegistryOps(
-            name="penduduk",
-            version=VERSION,
-            title="Residents (penduduk)",
-            record=Person,
-            read=_find_person,
-            exists=_person_exists,
-            list_=_list_people,
-            create=_refuse_write,
-            update=_refuse_write,
-            list_fields=("kkNumber",),
-        ),
-    )
-    mount_registry(
-        app,
-        RegistryOps(
-            name="keluarga",
-            version=VERSION,
-            title="Family cards (keluarga)",
-            record=FamilyCard,
-            read=_find_family,
-            exists=_family_exists,
-            list_=_list_families,
-            create=_refuse_write,
-            update=_refuse_write,
-            list_fields=("kkNumber",),
-        ),
-    )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app

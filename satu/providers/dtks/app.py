@@ -26,9 +26,8 @@ from satu.providers.dataapi import (
     DataApiError,
     ListPage,
     RegistryOps,
-    install_data_api_errors,
+    data_api_app,
     list_query,
-    mount_registry,
     page_answer,
     paging,
     validate_content,
@@ -143,35 +142,24 @@ def create_dtks_app(*, factory: sessionmaker[Session]) -> FastAPI:
 
     Bare: `satu.providers.service` puts it behind the signature door before serving it.
     """
-    app = FastAPI(
+    return data_api_app(
         title="Kemensos — DTKS social-assistance register (Data API)",
         version=VERSION,
         summary="Households, welfare deciles and programme enrolments (PKH, Sembako, PIP, PBI-JK).",
         description=__doc__,
-        openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
+        factory=factory,
+        registries=[
+            RegistryOps(
+                name="rumah-tangga",
+                version=VERSION,
+                title="Households (rumah tangga)",
+                record=Household,
+                read=_read,
+                exists=_exists,
+                list_=_list,
+                create=_create,
+                update=_update,
+                list_fields=registry.LIST_FIELDS,
+            )
+        ],
     )
-    app.state.sessionmaker = factory
-    install_data_api_errors(app)
-    mount_registry(
-        app,
-        RegistryOps(
-            name="rumah-tangga",
-            version=VERSION,
-            title="Households (rumah tangga)",
-            record=Household,
-            read=_read,
-            exists=_exists,
-            list_=_list,
-            create=_create,
-            update=_update,
-            list_fields=registry.LIST_FIELDS,
-        ),
-    )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
