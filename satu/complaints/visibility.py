@@ -31,7 +31,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from satu.complaints.models import Category, Report
 from satu.complaints.schemas import Officer
-from satu.core.errors import Problem
 from satu.satudata import service as satudata
 
 MAX_DESCENDANTS = 5000  # far more than any real agency has below it; guards runaway data
@@ -50,19 +49,9 @@ class Scope:
 
 def descendants(*, session: Session, agency_id: str) -> frozenset[str]:
     """Every agency below `agency_id` in the registry (empty for an unknown agency)."""
-    found: set[str] = set()
-    frontier = [agency_id]
-    while frontier and len(found) < MAX_DESCENDANTS:
-        parent = frontier.pop()
-        try:
-            children = satudata.agency_children(session=session, agency_id=parent)
-        except Problem:
-            continue
-        for child in children:
-            if child.id not in found and child.id != agency_id:
-                found.add(child.id)
-                frontier.append(child.id)
-    return frozenset(found)
+    return frozenset(
+        satudata.agency_descendant_ids(session=session, agency_id=agency_id, limit=MAX_DESCENDANTS)
+    )
 
 
 def _build(session: Session, officer: Officer) -> Scope:

@@ -92,6 +92,19 @@ def agency_ancestors(*, session: Session, agency_id: str) -> list[AgencyOut]:
     return chain
 
 
+def agency_descendant_ids(*, session: Session, agency_id: str, limit: int = 5000) -> set[str]:
+    """The ids of every agency below `agency_id`: one query per level, at most `limit` ids."""
+    found: set[str] = set()
+    frontier = {agency_id}
+    for _ in range(MAX_DEPTH):
+        if not frontier or len(found) >= limit:
+            break
+        rows = session.scalars(select(Agency.id).where(Agency.parent_id.in_(frontier))).all()
+        frontier = {row for row in rows if row not in found and row != agency_id}
+        found |= frontier
+    return found
+
+
 def agency_children(*, session: Session, agency_id: str) -> list[AgencyOut]:
     """The agencies directly below `agency_id`, in registry order."""
     _load(session, agency_id)

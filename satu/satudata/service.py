@@ -32,6 +32,7 @@ from satu.satudata.schemas import RegionOut as RegionOut
 # isort: split
 from satu.satudata.agencies import agency_ancestors as agency_ancestors
 from satu.satudata.agencies import agency_children as agency_children
+from satu.satudata.agencies import agency_descendant_ids as agency_descendant_ids
 from satu.satudata.agencies import agency_detail as agency_detail
 from satu.satudata.agencies import agency_for_region as agency_for_region
 from satu.satudata.agencies import agency_names as agency_names

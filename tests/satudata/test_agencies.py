@@ -227,6 +227,19 @@ def test_children(db: Session) -> None:
     assert satudata.agency_children(session=db, agency_id="kab-11.01.dinsos") == []
 
 
+def test_descendants_are_the_closure_of_children(db: Session) -> None:
+    expected: set[str] = set()
+    frontier = ["prov-11"]
+    while frontier:
+        children = satudata.agency_children(session=db, agency_id=frontier.pop())
+        expected |= {child.id for child in children}
+        frontier += [child.id for child in children]
+    found = satudata.agency_descendant_ids(session=db, agency_id="prov-11")
+    assert found == expected and len(found) > 23
+    assert satudata.agency_descendant_ids(session=db, agency_id="kemen-tidak-ada") == set()
+    assert len(satudata.agency_descendant_ids(session=db, agency_id="prov-11", limit=5)) >= 5
+
+
 def test_unknown_agency_is_not_found(db: Session) -> None:
     for agency_id in ("kemen-tidak-ada", "NOT AN ID", "", "x" * 65):
         with pytest.raises(Problem) as caught:
