@@ -74,12 +74,21 @@ def subject_key(*, nik: str) -> str:
     return hmac.new(key, nik.encode(), hashlib.sha256).hexdigest()
 
 
-def canonical_entry(record: LogRecordIn) -> bytes:
-    """The bytes logged for a record: canonical JSON with the NIK replaced by its subject key."""
+def _entry_data(record: LogRecordIn) -> dict[str, Any]:
+    """The record as logged: JSON values, the NIK replaced by its subject key."""
     data = record.model_dump(mode="json")
     nik = data.pop("nik", None)
     data["subject"] = subject_key(nik=nik) if nik else None
+    return data
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical_entry(record: LogRecordIn) -> bytes:
+    """The bytes logged for a record: canonical JSON with the NIK replaced by its subject key."""
+    return _canonical(_entry_data(record))
 
 
 def column_values(data: dict[str, Any]) -> dict[str, Any]:
@@ -104,9 +113,10 @@ def _lock(session: Session, key: int) -> None:
 
 def append(*, session: Session, record: LogRecordIn) -> LogReceipt:
     """Append a record with the next index; flushes. The caller commits (soon: it holds a lock)."""
-    entry = canonical_entry(record)
+    data = _entry_data(record)
+    entry = _canonical(data)
     leaf = merkle.leaf_hash(entry)
-    columns = column_values(json.loads(entry))
+    columns = column_values(data)  # the same values `audit` derives from the stored bytes
     if _dialect(session) == "postgresql":
         _lock(session, _LOCK_APPEND)
     next_idx = select(func.coalesce(func.max(LogEntry.idx) + 1, 0)).scalar_subquery()
