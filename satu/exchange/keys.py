@@ -15,23 +15,20 @@ import json
 import os
 import re
 import threading
-from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from satu.core.config import Settings, get_settings
-from satu.core.csrf import app_secret
 from satu.core.db import utcnow
 from satu.core.errors import Problem
+from satu.core.keys import derive_key
 from satu.exchange.models import MemberKey, Subsystem
 from satu.exchange.schemas import Actor, KeyInfo
 from satu.identity import service as identity
@@ -62,14 +59,9 @@ def thumbprint(public_key: bytes) -> str:
     return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
-@lru_cache(maxsize=8)
-def _encryption_key(secret: bytes) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"satu-exchange", info=_ENCRYPTION_PURPOSE)
-    return hkdf.derive(secret)
-
-
 def _aead(settings: Settings | None) -> AESGCM:
-    return AESGCM(_encryption_key(app_secret(settings or get_settings())))
+    key = derive_key(settings or get_settings(), salt=b"satu-exchange", info=_ENCRYPTION_PURPOSE)
+    return AESGCM(key)
 
 
 def encrypt_private(key_id: str, raw: bytes, settings: Settings | None = None) -> bytes:

@@ -24,18 +24,15 @@ import hmac
 import json
 import struct
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
-from satu.core.csrf import app_secret
 from satu.core.db import utcnow
 from satu.core.errors import Problem
+from satu.core.keys import derive_key
 from satu.exchange import keys, merkle
 from satu.exchange.models import LogEntry, LogNode, TreeHead
 from satu.exchange.schemas import LogReceipt, LogRecordIn
@@ -62,15 +59,9 @@ _COLUMN_LIMITS = {
 # --- entries -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _subject_secret(secret: bytes) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=32, salt=b"satu-exchange", info=b"log subject key")
-    return hkdf.derive(secret)
-
-
 def subject_key(*, nik: str) -> str:
     """The log's keyed hash of a NIK: hex HMAC-SHA256 under a key derived from the secret."""
-    key = _subject_secret(app_secret(get_settings()))
+    key = derive_key(get_settings(), salt=b"satu-exchange", info=b"log subject key")
     return hmac.new(key, nik.encode(), hashlib.sha256).hexdigest()
 
 

@@ -15,19 +15,17 @@ import os
 import threading
 import time
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from satu.core import keys as core_keys
 from satu.core.config import Settings
 from satu.core.csrf import app_secret
 from satu.core.db import utcnow
@@ -54,13 +52,7 @@ def server_secret(settings: Settings) -> bytes:
 
 def derive_key(settings: Settings, purpose: str, length: int = 32) -> bytes:
     """A sub-key of the master secret for one purpose (HKDF-SHA256)."""
-    return _derive(server_secret(settings), purpose, length)
-
-
-@lru_cache(maxsize=64)
-def _derive(secret: bytes, purpose: str, length: int) -> bytes:
-    hkdf = HKDF(algorithm=SHA256(), length=length, salt=b"satu-oidc", info=purpose.encode())
-    return hkdf.derive(secret)
+    return core_keys.derive_key(settings, salt=b"satu-oidc", info=purpose.encode(), length=length)
 
 
 def keyed_hash(settings: Settings, purpose: str, *parts: str) -> str:
