@@ -25,6 +25,7 @@ from satu.core.middleware import (
 from satu.core.ops import router as ops_router
 from satu.core.ratelimit import RateLimits
 from satu.core.web import STATIC_DIR, make_templates, render_error_page
+from satu.exchange.gateway import GatewayDispatch
 from satu.exchange.xroad import install_xroad_errors
 
 PACKAGE_DIR = Path(__file__).parent
@@ -61,8 +62,6 @@ DOMAIN_ROUTERS = (
     ("satu.exchange.pubsub_api", "router"),
     ("satu.exchange.tracker_api", "router"),
     ("satu.exchange.views", "router"),
-    # The exchange gateway's catch-all /r1/{path:path} must stay last.
-    ("satu.exchange.gateway", "router"),
 )
 
 # Domains that ship templates under `<domain>/templates/`.
@@ -105,11 +104,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(getattr(importlib.import_module(module_name), attribute))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Outermost last: request id -> metrics -> size limit -> security headers -> locale -> app.
+    # Outermost last: gateway dispatch -> request id -> metrics -> size limit -> security
+    # headers -> locale -> app. X-Road service calls leave at the first (see GatewayDispatch).
     app.add_middleware(CSRFCookieMiddleware)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(GatewayDispatch, owner=app)
     return app

@@ -20,7 +20,14 @@ Every refusal and failure is logged too, with the X-Road error type as outcome, 
 as X-Road's `{type, message, detail}` with `X-Road-Error`.
 
 The gateway manages its own short transactions (not `DbSession`), so that no database
-connection is held while the provider works; phases 1, 3 and 4 are one thread-pool hop each.
+connection is held while the provider works; in steady state phases 1 and 3 run from caches on
+the event loop, and phase 4 shares one thread-pool hop with the calls committed alongside.
+
+`GatewayDispatch` is the outermost layer of the app: a service call goes straight to the
+gateway, past FastAPI's routing (hundreds of page and API routes) and the page middleware
+(locale, CSRF cookies, body limits), which it does not need; it keeps the request id, the
+access log and the security headers. The /r1 metaservices (`listMethods`, `allowedMethods`,
+`getOpenAPI`) and every other path go on to the app.
 """
 
 from __future__ import annotations
@@ -31,16 +38,27 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from satu.core.auth import access_rule
 from satu.core.db import transaction
+from satu.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from satu.exchange import metaservices, pubsub_api
 from satu.exchange import signatures as sig
 from satu.exchange.forwarding import BackendAnswer, answer_headers, check_answer, forward
-from satu.exchange.gateway_call import Call, log_record, new_call, read_body, xroad_headers
+from satu.exchange.gateway_call import (
+    PREFIX,
+    Call,
+    log_record,
+    new_call,
+    read_body,
+    xroad_headers,
+)
 from satu.exchange.gateway_checks import check_call
 from satu.exchange.gateway_state import GatewayState, NeedsDatabase, gateway_state
 from satu.exchange.schemas import SubsystemInfo
@@ -49,10 +67,8 @@ from satu.exchange.xroad import XRoadError, xroad_error_response
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BREAKER_FAILURES = ("Server.ServerProxy.ServiceFailed", "Server.ServerProxy.ServiceTimeout")
-
-router = APIRouter(tags=["exchange gateway"])
 
 
 @access_rule("exchange consumer")
@@ -61,13 +77,67 @@ def exchange_consumer() -> None:
     checked inside the gateway so that refusals are logged too."""
 
 
-@router.api_route("/r1/{path:path}", methods=_METHODS, include_in_schema=False)
-async def gateway(
-    request: Request, path: str, _access: None = Depends(exchange_consumer)
-) -> Response:
+class _AppPaths:
+    """The app's own routes under /r1 (metaservices, pub/sub rooms): a call that one of them
+    takes (path and method) is not a service call, as when the gateway was the last route."""
+
+    def __init__(self, routers: tuple[APIRouter, ...]) -> None:
+        routes = [
+            route
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.path.startswith(PREFIX)
+        ]
+        self.routes = [(route.path_regex, route.methods) for route in routes]
+        # The segment after the client or room id (`listMethods`, `api`, `pub`, ...): a
+        # cheap first test before the routes' own patterns.
+        self.words = frozenset(route.path.split("/", 7)[6] for route in routes)
+
+    def take(self, path: str, method: str) -> bool:
+        """Whether one of the app's /r1 routes serves `method path`."""
+        parts = path.split("/", 7)
+        if len(parts) < 7 or parts[6] not in self.words:
+            return False
+        return any(regex.match(path) and method in methods for regex, methods in self.routes)
+
+
+class GatewayDispatch:
+    """The app's outermost layer: service calls to the gateway, the rest to the app."""
+
+    access = exchange_consumer  # the access rule of every call it dispatches
+
+    def __init__(self, app: ASGIApp, owner: Any) -> None:
+        self.app = app
+        self.owner = owner  # the FastAPI app whose state (settings, database) the gateway uses
+        self.app_paths = _AppPaths((metaservices.router, pubsub_api.router))
+        self.gateway = RequestContextMiddleware(SecurityHeadersMiddleware(self._serve))
+
+    def is_service_call(self, scope: Scope) -> bool:
+        """An X-Road service call: /r1/..., in a method the gateway carries, that none of the
+        app's own /r1 routes takes."""
+        return (
+            scope["type"] == "http"
+            and scope["path"].startswith(PREFIX)
+            and scope["method"] in METHODS
+            and not self.app_paths.take(scope["path"], scope["method"])
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.is_service_call(scope):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.owner
+        response = await gateway(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+async def gateway(request: Request) -> Response:
     """Carry one X-Road REST call to the provider's backend and its answer back."""
     state = gateway_state(request.app)
-    call = new_call(request, path)
+    call = new_call(request)
     try:
         await read_body(request, call)
         await _phase(state, check_call, request, call)
@@ -75,6 +145,10 @@ async def gateway(
         headers = await _phase(state, _seal, call, answer)
         record = log_record(call, status=answer.status, outcome="ok", response_body=answer.body)
     except XRoadError as error:
+        return await _fail(state, call, error)
+    except Exception:
+        log.exception("exchange call failed unexpectedly")
+        error = XRoadError("Server.ClientProxy.InternalError", "The exchange failed; try again.")
         return await _fail(state, call, error)
     try:
         await state.log_writer().append(record)

@@ -54,7 +54,7 @@ class Call:
         return self.service.xroad_id if self.service is not None else "unknown"
 
 
-def new_call(request: Request, path: str) -> Call:
+def new_call(request: Request) -> Call:
     """The call as received (nothing checked yet)."""
     scope = request.scope
     raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -75,7 +75,8 @@ def new_call(request: Request, path: str) -> Call:
     call.transaction_id = request.headers.get("x-road-id") or str(uuid.uuid4())
     call.client_text = (request.headers.get("x-road-client") or "")[:300]
     raw = (scope.get("raw_path") or b"").decode("latin-1")
-    call.service_text = raw[len(PREFIX) :].split("?", 1)[0] if raw else path
+    path = raw if raw else scope["path"]
+    call.service_text = path[len(PREFIX) :].split("?", 1)[0]
     return call
 
 

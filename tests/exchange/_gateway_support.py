@@ -142,6 +142,12 @@ def provider_app(provider_key: tuple[str, Ed25519PrivateKey]) -> FastAPI:
     async def unsigned() -> dict:
         return {"signed": False}
 
+    @app.get("/set-cookie")
+    async def set_cookie() -> Response:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("backend-session", "for-the-first-consumer-only")
+        return response
+
     return app
 
 
