@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from starlette.concurrency import run_in_threadpool
 
 from satu.core.db import transaction
 from satu.exchange import transparency
@@ -33,6 +32,11 @@ class LogWriter:
         self._factory = factory
         self._pending: list[tuple[LogRecordIn, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        # One write at a time per event loop: its own thread, not a hop through the shared pool.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satu-log")
+
+    async def _run(self, records: list[LogRecordIn]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records)
 
     async def append(self, record: LogRecordIn) -> None:
         """Append `record` and return once it is committed (raises if it could not be)."""
@@ -43,10 +47,11 @@ class LogWriter:
         await asyncio.shield(future)
 
     async def _drain(self) -> None:
+        await asyncio.sleep(0)  # let the calls already under way this loop turn join the batch
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                await run_in_threadpool(self._write, [record for record, _ in batch])
+                await self._run([record for record, _ in batch])
             except Exception:
                 log.warning("log batch failed; appending its records one by one", exc_info=True)
                 await self._one_by_one(batch)
@@ -58,7 +63,7 @@ class LogWriter:
     async def _one_by_one(self, batch: list[tuple[LogRecordIn, asyncio.Future[None]]]) -> None:
         for record, future in batch:
             try:
-                await run_in_threadpool(self._write, [record])
+                await self._run([record])
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -68,5 +73,4 @@ class LogWriter:
 
     def _write(self, records: list[LogRecordIn]) -> None:
         with transaction(self._factory) as session:
-            for record in records:
-                transparency.append(session=session, record=record)
+            transparency.append_many(session=session, records=records)

@@ -1,9 +1,10 @@
 """The exchange's transparency log: an append-only RFC 9162 Merkle tree with signed tree heads.
 
-- `append` gives each record the next index with no gaps, whatever the number of workers: on
-  PostgreSQL under a transaction-scoped advisory lock (held until the caller commits, so the
-  caller commits right away), on SQLite inside the single INSERT that takes the write lock.
-  An append writes one row and hashes one leaf; nothing else.
+- `append_many` (and `append`, for one) gives each record the next index with no gaps, whatever
+  the number of workers: under a write lock held until the caller commits (so the caller
+  commits right away): a transaction-scoped advisory lock on PostgreSQL, the database's write
+  lock on SQLite. It reads the size once and writes the batch in one executemany: one row and
+  one leaf hash per record; nothing else.
 - The entry is the canonical JSON (sorted keys, no spaces, UTF-8) of the `LogRecordIn` with the
   NIK replaced by `subject` = `subject_key(nik)` (a keyed hash); leaf hash = SHA-256(0x00 || entry).
 - Hashes of complete subtrees (`LogNode`) are derived lazily, when a head is signed or a proof
@@ -26,7 +27,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
@@ -90,33 +91,80 @@ def column_values(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
 def _lock(session: Session, key: int) -> None:
     """Serialise writers for the rest of the transaction (PG advisory lock; SQLite write lock)."""
-    if _dialect(session) == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
     else:
-        session.execute(text("UPDATE exchange_tree_head SET tree_size = tree_size WHERE 0 = 1"))
+        connection.exec_driver_sql(
+            "UPDATE exchange_tree_head SET tree_size = tree_size WHERE 0 = 1"
+        )
 
 
 def append(*, session: Session, record: LogRecordIn) -> LogReceipt:
     """Append a record with the next index; flushes. The caller commits (soon: it holds a lock)."""
-    data = _entry_data(record)
-    entry = _canonical(data)
-    leaf = merkle.leaf_hash(entry)
-    columns = column_values(data)  # the same values `audit` derives from the stored bytes
-    if _dialect(session) == "postgresql":
-        _lock(session, _LOCK_APPEND)
-    next_idx = select(func.coalesce(func.max(LogEntry.idx) + 1, 0)).scalar_subquery()
-    index = session.execute(
-        insert(LogEntry)
-        .values(idx=next_idx, leaf_hash=leaf, entry=entry, logged_at=record.logged_at, **columns)
-        .returning(LogEntry.idx)
-    ).scalar_one()
-    return LogReceipt(index=index, leaf_hash=leaf.hex())
+    return append_many(session=session, records=[record])[0]
+
+
+def append_many(*, session: Session, records: list[LogRecordIn]) -> list[LogReceipt]:
+    """Append records, in order, with the next indices (one executemany for the lot).
+    The caller commits soon: from here to its commit it holds the log's write lock."""
+    rows = []
+    for record in records:
+        data = _entry_data(record)
+        entry = _canonical(data)
+        # the query columns: the same values `audit` derives from the stored bytes
+        row = {"leaf_hash": merkle.leaf_hash(entry), "entry": entry, **column_values(data)}
+        row["logged_at"] = record.logged_at
+        rows.append(row)
+    if not rows:
+        return []
+    connection = session.connection()
+    writer = _row_writer(connection.dialect)
+    _lock(session, _LOCK_APPEND)
+    top = connection.exec_driver_sql(writer.top_sql).scalar()
+    start = 0 if top is None else int(top) + 1
+    for offset, row in enumerate(rows):
+        row["idx"] = start + offset
+    connection.exec_driver_sql(writer.insert_sql, [writer.params(row) for row in rows])
+    return [LogReceipt(index=row["idx"], leaf_hash=row["leaf_hash"].hex()) for row in rows]
+
+
+class _RowWriter:
+    """The log's INSERT, compiled once per dialect and run as driver SQL with the columns' own
+    bind conversions: every exchange call appends, and SQLAlchemy's per-statement work (cache
+    keys, parameter processing) cost twice the write itself (0.4 against 0.17 ms on SQLite)."""
+
+    def __init__(self, dialect: Any) -> None:
+        table = LogEntry.__table__
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
+        self.insert_sql = compiled.string
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.top_sql = str(select(func.max(table.c.idx)).compile(dialect=dialect))
+        self.convert = {
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in _ROW_COLUMNS
+        }
+
+    def params(self, row: dict[str, Any]) -> Any:
+        """The driver's parameters for one row (a tuple or a dict, as the dialect takes them)."""
+        values = {
+            name: (convert(row[name]) if convert else row[name])
+            for name, convert in self.convert.items()
+        }
+        return tuple(values[name] for name in self.order) if self.order is not None else values
+
+
+_ROW_COLUMNS = ("idx", "leaf_hash", "entry", "logged_at", "kind", *_COLUMN_LIMITS, "subject_key")
+_writers: dict[str, _RowWriter] = {}
+
+
+def _row_writer(dialect: Any) -> _RowWriter:
+    writer = _writers.get(dialect.name)
+    if writer is None:
+        writer = _writers[dialect.name] = _RowWriter(dialect)
+    return writer
 
 
 def tree_size(*, session: Session) -> int:
