@@ -7,6 +7,7 @@ ORM objects never leave the module that loaded them.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +29,7 @@ class SubsystemInfo(BaseModel):
     rate_limit_per_minute: int = 0
     enabled: bool = True
 
-    @property
+    @cached_property
     def xroad_id(self) -> str:
         """`INSTANCE/CLASS/CODE/SUBSYSTEM` (parts percent-encoded)."""
         from satu.exchange.xroad import ClientId
@@ -64,7 +65,7 @@ class ServiceInfo(BaseModel):
     max_body_bytes: int = 1_048_576
     enabled: bool = True
 
-    @property
+    @cached_property
     def xroad_id(self) -> str:
         """`INSTANCE/CLASS/CODE/SUBSYSTEM/SERVICE`."""
         from urllib.parse import quote
