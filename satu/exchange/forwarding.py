@@ -15,6 +15,7 @@ retries only where safe.
   `RESOLVE_TTL` seconds per host, so calls on the hot path do no DNS lookup), every address is
   checked, and the connection is made to the checked one (no second lookup to rebind).
   TLS still verifies the host name, and keep-alive connections are pooled per host name.
+- Connections use asyncio's streams directly (`aio_stream.py`), not httpcore's anyio layer.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import httpcore
 import httpx
 
 from satu.exchange import urlguard
+from satu.exchange.aio_stream import AsyncioBackend
 from satu.exchange.xroad import XRoadError
 
 try:
@@ -183,7 +185,7 @@ def _guarded_transport(tls: ssl.SSLContext, limits: httpx.Limits) -> httpx.Async
         pool, "_network_backend"
     ):  # pragma: no cover - a changed httpx/httpcore must not silently drop the guard
         raise RuntimeError("cannot install the exchange's address guard on httpx's pool")
-    pool._network_backend = _GuardedBackend(pool._network_backend)
+    pool._network_backend = _GuardedBackend(AsyncioBackend())
     return transport
 
 
