@@ -154,3 +154,21 @@ async def run_load(
         for client in clients:
             await client.aclose()
     return result
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) used so far by a process started by `start_process` and every
+    process of its session (uvicorn's workers), from /proc; 0.0 where /proc is missing."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid pgrp session ... utime(12) stime(13)
+        if int(fields[3]) == process.pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick

@@ -5,7 +5,10 @@ token check, access right, purpose, NIK + legal mandate, signing the forwarded r
 answer, transparency log append + commit per call), their ratio, and the latency the gateway
 adds at p50/p99 (measured one call at a time, so queueing does not blur it). Also calls/s of
 Satu's own `GET /healthz` on the same server: the ceiling of the web stack (uvicorn, FastAPI,
-Satu's middleware) that any route, the gateway included, runs under.
+Satu's middleware) that its ordinary routes run under (the gateway has its own entry, past
+FastAPI's routing). Each throughput phase also prints the CPU time the server under test
+(provider or Satu, all worker processes) spent per call: a figure that other load on the
+machine does not change much, unlike calls/s.
 Target: at least half of direct throughput, under 5 ms added at p50.
 
 Usage:
@@ -29,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,6 +40,7 @@ import httpx
 
 from bench._common import (
     Result,
+    cpu_seconds,
     free_port,
     run_load,
     satu,
@@ -167,6 +172,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of the provider and of Satu"
     )
+    parser.add_argument(
+        "--gateway-workers", type=int, default=0, help="Satu's workers (default: --workers)"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="satu-bench-exchange-"))
@@ -217,7 +225,7 @@ def main() -> None:
     gateway = None
     try:
         client_id, secret, client_text, service_text = setup(env, provider_url)
-        gateway = start_satu_server(env, gateway_port, workers=args.workers)
+        gateway = start_satu_server(env, gateway_port, workers=args.gateway_workers or args.workers)
         token = httpx.post(
             f"{gateway_url}/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -244,6 +252,15 @@ def main() -> None:
         async def call_floor(client: httpx.AsyncClient) -> bool:
             return (await client.get(f"{gateway_url}/healthz")).status_code == 200
 
+        cpu: dict[str, float] = {}
+
+        async def timed_load(name: str, call: Any, server: Any) -> Result:
+            """A throughput phase, noting the server's CPU seconds per call."""
+            before = cpu_seconds(server)
+            result = await run_load(name, call, concurrency=args.concurrency, seconds=args.seconds)
+            cpu[name] = (cpu_seconds(server) - before) / max(1, result.requests)
+            return result
+
         async def measure() -> tuple[Result, ...]:
             lat_direct = await run_load(
                 "direct, 1 at a time", call_direct, concurrency=1, seconds=args.seconds / 2
@@ -251,21 +268,16 @@ def main() -> None:
             lat_gateway = await run_load(
                 "gateway, 1 at a time", call_gateway, concurrency=1, seconds=args.seconds / 2
             )
-            rps_direct = await run_load(
-                "direct", call_direct, concurrency=args.concurrency, seconds=args.seconds
-            )
-            rps_floor = await run_load(
-                "healthz", call_floor, concurrency=args.concurrency, seconds=args.seconds
-            )
-            rps_gateway = await run_load(
-                "gateway", call_gateway, concurrency=args.concurrency, seconds=args.seconds
-            )
+            rps_direct = await timed_load("direct", call_direct, provider)
+            rps_floor = await timed_load("healthz", call_floor, gateway)
+            rps_gateway = await timed_load("gateway", call_gateway, gateway)
             return lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway
 
         lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway = asyncio.run(measure())
         backend = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
         print(
-            f"\nexchange gateway bench ({backend}, {args.workers} worker(s) each, "
+            f"\nexchange gateway bench ({backend}, {args.workers} provider worker(s), "
+            f"{args.gateway_workers or args.workers} Satu worker(s), "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f})"
         )
         print(f"  concurrency {args.concurrency}, {args.seconds:.0f} s per phase")
@@ -273,6 +285,7 @@ def main() -> None:
             print(
                 f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"
                 f"  p50 {r.percentile(0.5):6.1f} ms  p99 {r.percentile(0.99):6.1f} ms"
+                f"  server CPU {cpu[r.name] * 1000:.2f} ms/call"
             )
         ratio = rps_gateway.rps / rps_direct.rps if rps_direct.rps else 0.0
         print(f"  ratio    {ratio:8.2f}  (target >= 0.5)")
