@@ -253,6 +253,14 @@ def test_verify_from_the_command_line(log_server: LogServer, cli_env, tmp_path) 
     assert code == 2 and "Could not reach" in out
 
 
+def test_satu_exchange_verify_is_the_same_verifier(log_server: LogServer, cli_env) -> None:
+    result = runner.invoke(cli_app, ["exchange", "verify", "--url", log_server.url, "--index", "2"])
+    assert result.exit_code == 0, result.output
+    assert "The log verifies" in result.output
+    broken = runner.invoke(cli_app, ["exchange", "verify", "--url", "http://127.0.0.1:9"])
+    assert broken.exit_code == 2 and "Could not reach" in broken.output
+
+
 def test_audit_from_the_command_line_detects_a_rewritten_entry(
     log_server: LogServer, cli_env
 ) -> None:
