@@ -9,7 +9,9 @@ without any agency opting in. Who may ask about resident R (named in `X-Road-Use
   account through the authorization-code flow with the `data_usage` scope, sent without
   `X-Road-Client`. The identity domain checks the token and resolves its pairwise subject to the
   NIK (`identity.verify_resident_token`); the NIK never appears in the token. A bad, expired or
-  revoked token or proof answers 401, a token without the scope 403, another resident's NIK 403.
+  revoked token or proof answers 401, a token without the scope 403, another resident's NIK 403
+  (after `NIK_MISMATCHES_PER_HOUR` of those, the resident's app tokens get 429 for an hour, so
+  an app cannot find the NIK by trying: 200 against 403 would tell it).
   The app acts as R, so its reads are not logged (its token issuance is, in identity's audit);
 - an exchange client subsystem (bearer token of its OIDC client plus `X-Road-Client`, the same
   authentication as on `/r1`) whose agency holds R's standing consent; such a call concerns R's
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from satu.core.auth import access_rule, public
 from satu.core.db import DbSession, utcnow
 from satu.core.errors import Problem
+from satu.core.ratelimit import RateLimits
 from satu.exchange import tracker
 from satu.exchange.schemas import LogRecordIn, SubsystemInfo
 from satu.exchange.xroad import XRoadError
@@ -39,6 +42,9 @@ from satu.identity import service as identity
 router = APIRouter(tags=["exchange: data tracker"])
 
 USER_ID_HEADER = "X-Road-UserId"
+# Wrong NIKs a resident's app tokens may name per hour before they are refused (429) for any NIK.
+NIK_MISMATCHES_PER_HOUR = 10
+NIK_MISMATCH_NAMESPACE = "tracker-app-nik-mismatch"
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,18 @@ def _resident_app(request: Request, session: Session, nik: str) -> UsageReader:
     except identity.TokenRefused as refused:
         slug = "forbidden" if refused.status == 403 else "unauthorized"
         raise Problem(slug, refused.description, headers=refused.headers) from None
+    # 200 for the resident's NIK and 403 for another would let an app without the `nik` scope
+    # find the NIK by trying: after a few wrong ones, this resident's app tokens are paused.
+    limits: RateLimits = request.app.state.rate_limits
+    wait = limits.exhausted(NIK_MISMATCH_NAMESPACE, own, NIK_MISMATCHES_PER_HOUR)
+    if wait is not None:
+        raise Problem(
+            "rate-limited",
+            "Too many requests named another person with this resident's token; try again later.",
+            headers={"Retry-After": str(wait)},
+        )
     if own != nik:
+        limits.hit(NIK_MISMATCH_NAMESPACE, own, NIK_MISMATCHES_PER_HOUR)
         raise Problem("forbidden", "You may read only your own data usage.")
     return UsageReader(nik=nik)
 

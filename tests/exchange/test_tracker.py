@@ -381,6 +381,27 @@ def test_a_residents_app_reads_their_own_usage_with_its_token(
     assert as_client.status_code == 401, as_client.text
 
 
+def test_an_app_cannot_find_the_nik_by_trying(
+    client: TestClient, db: Session, resident: str, resident_app: ResidentApp
+) -> None:
+    from satu.exchange.tracker_api import NIK_MISMATCHES_PER_HOUR
+
+    token = _app_token(client, resident_app, resident)
+    guesses = [make_resident(db, next(_serials)) for _ in range(2)]
+    for i in range(NIK_MISMATCHES_PER_HOUR):
+        wrong = _usage(client, guesses[i % 2], f"Bearer {token}")
+        assert wrong.status_code == 403, (i, wrong.text)
+    # Paused: a further guess and even the right NIK get the same 429, which tells nothing.
+    for nik in (guesses[0], resident):
+        paused = _usage(client, nik, f"Bearer {token}")
+        assert paused.status_code == 429, paused.text
+        assert paused.headers["content-type"].startswith("application/problem+json")
+        assert 1 <= int(paused.headers["retry-after"]) <= 3601
+    # The resident themself, signed in, is not paused.
+    sign_in(client, resident)
+    assert client.get("/v2/findUsage", headers={"X-Road-UserId": resident}).status_code == 200
+
+
 def test_an_app_token_without_the_data_usage_scope_is_forbidden(
     client: TestClient, resident: str, resident_app: ResidentApp
 ) -> None:
@@ -472,6 +493,28 @@ def test_a_dpop_bound_app_token_needs_its_proof(
     assert [u["purpose"] for u in answer.json()["usages"]] == ["dpop-read"]
     # The same proof again is a replay.
     _refused(_usage(client, resident, f"DPoP {token}", DPoP=proof), 401, "invalid_dpop_proof")
+
+
+def test_a_dpop_nonce_is_asked_for_when_required(
+    client: TestClient, resident: str, resident_app: ResidentApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from satu.identity.oidc import dpop
+
+    key = new_key()
+    token = _app_token(client, resident_app, resident, dpop_key=key)
+    monkeypatch.setenv("SATU_OIDC_DPOP_NONCE", "always")
+    dpop.dpop_settings.cache_clear()
+    try:
+        proof = dpop_proof(key, "GET", FIND_USAGE_URL, access_token=token)
+        first = _usage(client, resident, f"DPoP {token}", DPoP=proof)
+        _refused(first, 401, "use_dpop_nonce")
+        nonce = first.headers["dpop-nonce"]
+        retry = dpop_proof(key, "GET", FIND_USAGE_URL, access_token=token, nonce=nonce)
+        answer = _usage(client, resident, f"DPoP {token}", DPoP=retry)
+        assert answer.status_code == 200, answer.text
+    finally:
+        monkeypatch.delenv("SATU_OIDC_DPOP_NONCE")
+        dpop.dpop_settings.cache_clear()
 
 
 def test_heartbeat_and_usage_period(client: TestClient) -> None:
