@@ -280,7 +280,7 @@ def resident_app(db: Session, settings: Settings) -> ResidentApp:
             agency_id="kemendagri.dukcapil",
             redirect_uris=[REDIRECT],
             grant_types=["authorization_code", "refresh_token"],
-            scopes=["openid", "profile", "data_usage"],
+            scopes=["openid", "profile", "data_usage", "offline_access"],
             auth_method="private_key_jwt",
             jwks=public_jwks(key),
         ),
@@ -289,14 +289,14 @@ def resident_app(db: Session, settings: Settings) -> ResidentApp:
     return ResidentApp(created.client.client_id, key)
 
 
-def _app_token(
+def _app_tokens(
     client: TestClient,
     app: ResidentApp,
     nik: str,
     *,
     scope: str = "openid data_usage",
     dpop_key: ECKey | None = None,
-) -> str:
+) -> dict[str, Any]:
     """The resident signs in and consents in the browser; the app redeems the code."""
     sign_in(client, nik)
     verifier, challenge = pkce()
@@ -316,8 +316,12 @@ def _app_token(
     )
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == ("DPoP" if dpop_key else "Bearer")
-    client.cookies.clear()  # from here on the app holds only its token, no session
-    return str(response.json()["access_token"])
+    client.cookies.clear()  # from here on the app holds only its tokens, no session
+    return dict(response.json())
+
+
+def _app_token(client: TestClient, app: ResidentApp, nik: str, **kwargs: Any) -> str:
+    return str(_app_tokens(client, app, nik, **kwargs)["access_token"])
 
 
 def _usage(client: TestClient, nik: str, authorization: str, **headers: str) -> Any:
@@ -402,6 +406,25 @@ def test_an_app_cannot_find_the_nik_by_trying(
     assert client.get("/v2/findUsage", headers={"X-Road-UserId": resident}).status_code == 200
 
 
+def test_refreshed_app_tokens_keep_or_lose_the_scope(
+    client: TestClient, resident: str, resident_app: ResidentApp
+) -> None:
+    tokens = _app_tokens(client, resident_app, resident, scope="openid data_usage offline_access")
+
+    def refreshed(refresh_token: str, scope: str) -> str:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope}
+        app_auth = client_auth(resident_app.key, resident_app.client_id)
+        response = client.post("/oauth/token", data={**form, **app_auth})
+        assert response.status_code == 200, response.text
+        tokens.update(response.json())
+        return str(tokens["access_token"])
+
+    kept = refreshed(tokens["refresh_token"], "openid data_usage")
+    assert _usage(client, resident, f"Bearer {kept}").status_code == 200
+    narrowed = refreshed(tokens["refresh_token"], "openid")
+    _refused(_usage(client, resident, f"Bearer {narrowed}"), 403, "insufficient_scope")
+
+
 def test_an_app_token_without_the_data_usage_scope_is_forbidden(
     client: TestClient, resident: str, resident_app: ResidentApp
 ) -> None:
@@ -459,6 +482,17 @@ def test_expired_forged_revoked_and_machine_tokens_are_refused(
     db.commit()
     _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
     identity.set_account_status(session=db, account_id=account.id, status="active", actor="t")
+    db.commit()
+    assert _usage(client, resident, f"Bearer {token}").status_code == 200
+    # So does the token of a client the operator deactivated.
+    from satu.identity.oidc.models import Client
+
+    row = db.get(Client, resident_app.client_id)
+    assert row is not None
+    row.status = "inactive"
+    db.commit()
+    _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
+    row.status = "active"
     db.commit()
     assert _usage(client, resident, f"Bearer {token}").status_code == 200
     # Revoked by the app (RFC 7009): refused at once.
