@@ -24,7 +24,6 @@ USER_SCOPES = (
     DATA_USAGE_SCOPE,
     "offline_access",
 )
-
 # Scopes only a machine client may hold (client_credentials).
 ADMIN_SCOPES = ("add_oidc_client", "update_oidc_client")
 SUPPORTED_SCOPES = USER_SCOPES + ADMIN_SCOPES
