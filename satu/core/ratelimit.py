@@ -40,10 +40,18 @@ class RateLimits:
 
     def hit(self, namespace: str, key: str, per_hour: int) -> int | None:
         """Count one event; None when allowed, else the seconds until the next is allowed."""
+        return self._check(namespace, key, per_hour, count=True)
+
+    def exhausted(self, namespace: str, key: str, per_hour: int) -> int | None:
+        """Without counting: None while an event is still allowed, else the seconds to wait."""
+        return self._check(namespace, key, per_hour, count=False)
+
+    def _check(self, namespace: str, key: str, per_hour: int, *, count: bool) -> int | None:
         item = RateLimitItemPerHour(per_hour)
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         try:
-            if self._limiter.hit(item, namespace, digest):
+            check = self._limiter.hit if count else self._limiter.test
+            if check(item, namespace, digest):
                 return None
             stats = self._limiter.get_window_stats(item, namespace, digest)
         except Exception:

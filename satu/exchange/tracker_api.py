@@ -5,12 +5,18 @@ without any agency opting in. Who may ask about resident R (named in `X-Road-Use
 `ID` + NIK or the bare NIK):
 
 - R themself, signed in to Satu (session cookie);
+- R's app: an access token (Bearer, or DPoP with its proof) that Satu's provider issued to R's
+  account through the authorization-code flow with the `data_usage` scope, sent without
+  `X-Road-Client`. The identity domain checks the token and resolves its pairwise subject to the
+  NIK (`identity.verify_resident_token`); the NIK never appears in the token. A bad, expired or
+  revoked token or proof answers 401, a token without the scope 403, another resident's NIK 403
+  (after `NIK_MISMATCHES_PER_HOUR` of those, the resident's app tokens get 429 for an hour, so
+  an app cannot find the NIK by trying: 200 against 403 would tell it).
+  The app acts as R, so its reads are not logged (its token issuance is, in identity's audit);
 - an exchange client subsystem (bearer token of its OIDC client plus `X-Road-Client`, the same
   authentication as on `/r1`) whose agency holds R's standing consent; such a call concerns R's
   data, so it is itself appended to the transparency log (it then shows in R's tracker).
 
-Bearer tokens issued to a resident's app carry a pairwise subject that the exchange cannot map
-back to a NIK, so they are refused (401): residents use their session or a consented client.
 Representation (`userCode` different from `X-Road-UserId`) is not supported (403).
 """
 
@@ -27,6 +33,7 @@ from sqlalchemy.orm import Session
 from satu.core.auth import access_rule, public
 from satu.core.db import DbSession, utcnow
 from satu.core.errors import Problem
+from satu.core.ratelimit import RateLimits
 from satu.exchange import tracker
 from satu.exchange.schemas import LogRecordIn, SubsystemInfo
 from satu.exchange.xroad import XRoadError
@@ -35,6 +42,9 @@ from satu.identity import service as identity
 router = APIRouter(tags=["exchange: data tracker"])
 
 USER_ID_HEADER = "X-Road-UserId"
+# Wrong NIKs a resident's app tokens may name per hour before they are refused (429) for any NIK.
+NIK_MISMATCHES_PER_HOUR = 10
+NIK_MISMATCH_NAMESPACE = "tracker-app-nik-mismatch"
 
 
 @dataclass(frozen=True)
@@ -59,16 +69,12 @@ def _nik_from_header(session: Session, value: str | None) -> str:
 
 @access_rule("resident_or_consented_client")
 def usage_reader(request: Request, session: DbSession) -> UsageReader:
-    """The resident themself (session), or an exchange client with the resident's consent."""
+    """The resident (session or app token), or an exchange client with the resident's consent."""
     nik = _nik_from_header(session, request.headers.get(USER_ID_HEADER))
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith(("bearer ", "dpop ")):
         if "x-road-client" not in request.headers:
-            raise Problem(
-                "unauthorized",
-                "A bearer token is accepted from exchange clients only (with X-Road-Client); "
-                "residents sign in to Satu instead.",
-            )
+            return _resident_app(request, session, nik)
         from satu.exchange import consumer_auth
 
         try:
@@ -87,10 +93,36 @@ def usage_reader(request: Request, session: DbSession) -> UsageReader:
     if login is None:
         raise Problem(
             "unauthorized",
-            "Sign in to Satu, or call as an exchange client with the resident's consent.",
+            "Sign in to Satu, call with your app's access token (data_usage scope), or call as "
+            "an exchange client with the resident's consent.",
             headers={"WWW-Authenticate": 'Bearer realm="satu-exchange"'},
         )
     if login.resident_nik != nik:
+        raise Problem("forbidden", "You may read only your own data usage.")
+    return UsageReader(nik=nik)
+
+
+def _resident_app(request: Request, session: Session, nik: str) -> UsageReader:
+    """The resident themself, through their app's access token (no X-Road-Client)."""
+    try:
+        own = identity.verify_resident_token(
+            session=session, request=request, scope=identity.DATA_USAGE_SCOPE
+        )
+    except identity.TokenRefused as refused:
+        slug = "forbidden" if refused.status == 403 else "unauthorized"
+        raise Problem(slug, refused.description, headers=refused.headers) from None
+    # 200 for the resident's NIK and 403 for another would let an app without the `nik` scope
+    # find the NIK by trying: after a few wrong ones, this resident's app tokens are paused.
+    limits: RateLimits = request.app.state.rate_limits
+    wait = limits.exhausted(NIK_MISMATCH_NAMESPACE, own, NIK_MISMATCHES_PER_HOUR)
+    if wait is not None:
+        raise Problem(
+            "rate-limited",
+            "Too many requests named another person with this resident's token; try again later.",
+            headers={"Retry-After": str(wait)},
+        )
+    if own != nik:
+        limits.hit(NIK_MISMATCH_NAMESPACE, own, NIK_MISMATCHES_PER_HOUR)
         raise Problem("forbidden", "You may read only your own data usage.")
     return UsageReader(nik=nik)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from satu.core.config import Settings, get_settings
@@ -49,6 +50,7 @@ from satu.identity.sessions import revoke_all_sessions as revoke_all_sessions
 __all__ = ["ACR_LEVELS", "ACR_PWD", "ACR_PWD_TOTP"]
 
 LOGIN_PATH = "/masuk"
+DATA_USAGE_SCOPE = "data_usage"  # the scope that lets a resident's app read their data tracker
 
 
 def safe_next(next_url: str | None, default: str = "/akun") -> str:
@@ -127,3 +129,41 @@ def verify_dpop_proof(
     return verify_proof(
         session=session, proof=proof, method=method, url=url, access_token=access_token
     )
+
+
+class TokenRefused(Exception):
+    """A refused access token, as RFC 6750 and RFC 9449 name it.
+
+    `error` (`invalid_token`, `invalid_dpop_proof`, `use_dpop_nonce`, `insufficient_scope`, ...),
+    `description`, `status` (401, or 403 for a missing scope) and `headers` to answer with (the
+    `WWW-Authenticate` challenge, and a fresh `DPoP-Nonce` when one is needed).
+    """
+
+    def __init__(
+        self, error: str, description: str, *, status: int, headers: dict[str, str]
+    ) -> None:
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = headers
+        super().__init__(description)
+
+
+def verify_resident_token(*, session: Session, request: Request, scope: str) -> str:
+    """The NIK of the resident whose app token (and DPoP proof) on `request` holds `scope`.
+
+    Raises `TokenRefused`. The token must come from the authorization-code flow (or a refresh of
+    it) and the account must be active; its pairwise `sub` is resolved here, never shown.
+    """
+    from satu.identity.oidc.access import resident_token_nik
+    from satu.identity.oidc.errors import BearerError
+
+    try:
+        return resident_token_nik(session=session, request=request, scope=scope)
+    except BearerError as error:
+        raise TokenRefused(
+            error.error,
+            error.description,
+            status=error.status,
+            headers=error.challenge_headers(),
+        ) from None

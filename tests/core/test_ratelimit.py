@@ -35,6 +35,18 @@ def test_memory_store_allows_up_to_the_limit_then_says_how_long_to_wait() -> Non
     assert not limits.shared
 
 
+def test_exhausted_looks_without_counting() -> None:
+    limits = RateLimits()
+    key = uuid.uuid4().hex
+    assert [limits.exhausted("t", key, 2) for _ in range(5)] == [None] * 5  # counts nothing
+    assert limits.hit("t", key, 2) is None and limits.exhausted("t", key, 2) is None
+    assert limits.hit("t", key, 2) is None
+    wait = limits.exhausted("t", key, 2)
+    assert wait is not None and 1 <= wait <= 3601
+    assert limits.exhausted("t", "another source", 2) is None
+    assert RateLimits("redis://127.0.0.1:1/0").exhausted("t", key, 1) is None  # store down
+
+
 def test_two_workers_sharing_redis_enforce_one_limit() -> None:
     url = _redis_or_skip()
     worker_a, worker_b = RateLimits(url), RateLimits(url)

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from satu.core.config import Settings
 from satu.core.db import utcnow
 from satu.exchange import registry, tracker
 from satu.exchange.models import LogEntry
 from satu.exchange.schemas import LogRecordIn
 from tests.exchange._pubsub_support import make_resident, sign_in
-from tests.exchange.conftest import ADMIN, ExchangeWorld, consumer_headers
+from tests.exchange.conftest import ADMIN, ExchangeWorld, consumer_headers, issue_token
+from tests.identity.oidc.support import (
+    ISSUER,
+    REDIRECT,
+    TOKEN_URL,
+    authorize_params,
+    client_auth,
+    decode_unverified,
+    dpop_proof,
+    get_code,
+    new_key,
+    pkce,
+    public_jwks,
+    unsigned,
+)
 
 _serials = itertools.count(7400)
 
@@ -231,6 +250,305 @@ def test_find_usage_by_an_exchange_client_needs_consent_and_is_logged(
     assert again["totalUsages"] == 2
     assert again["usages"][0]["action"].endswith("GET /v2/findUsage")
     assert again["usages"][0]["consentReference"]
+
+
+# --- /v2/findUsage with a resident's app token --------------------------------------------------
+
+FIND_USAGE_URL = f"{ISSUER}/v2/findUsage"  # the public URL a DPoP proof names
+
+
+@dataclass
+class ResidentApp:
+    """An authorization-code client (a resident's mobile app) and its private_key_jwt key."""
+
+    client_id: str
+    key: ECKey
+
+
+@pytest.fixture
+def resident_app(db: Session, settings: Settings) -> ResidentApp:
+    """An app of Ditjen Dukcapil allowed the data_usage scope (an operator registered it)."""
+    from satu.identity.oidc.clients import create_client
+    from satu.identity.oidc.schemas import ClientSpec
+
+    key = new_key()
+    created = create_client(
+        session=db,
+        settings=settings,
+        spec=ClientSpec(
+            name="Aplikasi Jejak Data",
+            agency_id="kemendagri.dukcapil",
+            redirect_uris=[REDIRECT],
+            grant_types=["authorization_code", "refresh_token"],
+            scopes=["openid", "profile", "data_usage", "offline_access"],
+            auth_method="private_key_jwt",
+            jwks=public_jwks(key),
+        ),
+    )
+    db.commit()
+    return ResidentApp(created.client.client_id, key)
+
+
+def _app_tokens(
+    client: TestClient,
+    app: ResidentApp,
+    nik: str,
+    *,
+    scope: str = "openid data_usage",
+    dpop_key: ECKey | None = None,
+) -> dict[str, Any]:
+    """The resident signs in and consents in the browser; the app redeems the code."""
+    sign_in(client, nik)
+    verifier, challenge = pkce()
+    params = authorize_params(app.client_id, challenge, scope=scope)
+    code = get_code(client, params)
+    headers = {"DPoP": dpop_proof(dpop_key, "POST", TOKEN_URL)} if dpop_key else {}
+    response = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+            **client_auth(app.key, app.client_id),
+        },
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == ("DPoP" if dpop_key else "Bearer")
+    client.cookies.clear()  # from here on the app holds only its tokens, no session
+    return dict(response.json())
+
+
+def _app_token(client: TestClient, app: ResidentApp, nik: str, **kwargs: Any) -> str:
+    return str(_app_tokens(client, app, nik, **kwargs)["access_token"])
+
+
+def _usage(client: TestClient, nik: str, authorization: str, **headers: str) -> Any:
+    return client.get(
+        "/v2/findUsage",
+        headers={"X-Road-UserId": f"ID{nik}", "Authorization": authorization, **headers},
+    )
+
+
+def _refused(response: Any, status: int, error: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert f'error="{error}"' in response.headers["www-authenticate"]
+
+
+def test_a_residents_app_reads_their_own_usage_with_its_token(
+    client: TestClient,
+    db: Session,
+    exchange_world: ExchangeWorld,
+    resident: str,
+    resident_app: ResidentApp,
+) -> None:
+    other = make_resident(db, next(_serials))
+    _log(db, exchange_world, resident, purpose="mine-1")
+    _log(db, exchange_world, resident, purpose="mine-2")
+    _log(db, exchange_world, other, purpose="theirs")
+    token = _app_token(client, resident_app, resident)
+    claims = decode_unverified(token)
+    assert resident not in token and resident not in str(claims)  # pairwise sub, no NIK
+    assert "data_usage" in claims["scope"].split()
+    before = db.scalar(select(func.count()).select_from(LogEntry))
+
+    answer = _usage(client, resident, f"Bearer {token}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["totalUsages"] == 2
+    assert {u["purpose"] for u in answer.json()["usages"]} == {"mine-1", "mine-2"}
+    bare = client.get(
+        "/v2/findUsage",
+        params={"limit": 1},
+        headers={"X-Road-UserId": resident, "Authorization": f"Bearer {token}"},
+    )
+    assert bare.status_code == 200 and len(bare.json()["usages"]) == 1
+    # The app acts as the resident: its reads are not appended to the log.
+    assert db.scalar(select(func.count()).select_from(LogEntry)) == before
+
+    # Another resident's usage: 403, by header or by userCode.
+    theirs = _usage(client, other, f"Bearer {token}")
+    assert theirs.status_code == 403, theirs.text
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+    assert "theirs" not in theirs.text
+    on_behalf = client.get(
+        "/v2/findUsage",
+        params={"userCode": f"ID{other}"},
+        headers={"X-Road-UserId": f"ID{resident}", "Authorization": f"Bearer {token}"},
+    )
+    assert on_behalf.status_code == 403
+    # With X-Road-Client the call is an exchange client's, and a resident's token is not one.
+    as_client = _usage(
+        client, resident, f"Bearer {token}", **{"X-Road-Client": exchange_world.consumer.xroad_id}
+    )
+    assert as_client.status_code == 401, as_client.text
+
+
+def test_an_app_cannot_find_the_nik_by_trying(
+    client: TestClient, db: Session, resident: str, resident_app: ResidentApp
+) -> None:
+    from satu.exchange.tracker_api import NIK_MISMATCHES_PER_HOUR
+
+    token = _app_token(client, resident_app, resident)
+    guesses = [make_resident(db, next(_serials)) for _ in range(2)]
+    for i in range(NIK_MISMATCHES_PER_HOUR):
+        wrong = _usage(client, guesses[i % 2], f"Bearer {token}")
+        assert wrong.status_code == 403, (i, wrong.text)
+    # Paused: a further guess and even the right NIK get the same 429, which tells nothing.
+    for nik in (guesses[0], resident):
+        paused = _usage(client, nik, f"Bearer {token}")
+        assert paused.status_code == 429, paused.text
+        assert paused.headers["content-type"].startswith("application/problem+json")
+        assert 1 <= int(paused.headers["retry-after"]) <= 3601
+    # The resident themself, signed in, is not paused.
+    sign_in(client, resident)
+    assert client.get("/v2/findUsage", headers={"X-Road-UserId": resident}).status_code == 200
+
+
+def test_refreshed_app_tokens_keep_or_lose_the_scope(
+    client: TestClient, resident: str, resident_app: ResidentApp
+) -> None:
+    tokens = _app_tokens(client, resident_app, resident, scope="openid data_usage offline_access")
+
+    def refreshed(refresh_token: str, scope: str) -> str:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope}
+        app_auth = client_auth(resident_app.key, resident_app.client_id)
+        response = client.post("/oauth/token", data={**form, **app_auth})
+        assert response.status_code == 200, response.text
+        tokens.update(response.json())
+        return str(tokens["access_token"])
+
+    kept = refreshed(tokens["refresh_token"], "openid data_usage")
+    assert _usage(client, resident, f"Bearer {kept}").status_code == 200
+    narrowed = refreshed(tokens["refresh_token"], "openid")
+    _refused(_usage(client, resident, f"Bearer {narrowed}"), 403, "insufficient_scope")
+
+
+def test_an_app_token_without_the_data_usage_scope_is_forbidden(
+    client: TestClient, resident: str, resident_app: ResidentApp
+) -> None:
+    token = _app_token(client, resident_app, resident, scope="openid profile")
+    _refused(_usage(client, resident, f"Bearer {token}"), 403, "insufficient_scope")
+
+
+def test_expired_forged_revoked_and_machine_tokens_are_refused(
+    client: TestClient,
+    db: Session,
+    settings: Settings,
+    exchange_world: ExchangeWorld,
+    resident: str,
+    resident_app: ResidentApp,
+) -> None:
+    from satu.identity import service as identity
+    from satu.identity.oidc import keys
+
+    token = _app_token(client, resident_app, resident)
+    assert _usage(client, resident, f"Bearer {token}").status_code == 200
+    claims = decode_unverified(token)
+    kid = jws.extract_compact(token.encode()).headers()["kid"]
+    head, _payload, signature = token.split(".")
+    # The same header and signature over a payload that lives an hour longer.
+    longer = jwt.encode(
+        {"alg": "ES256"}, {**claims, "exp": claims["exp"] + 3600}, new_key(), algorithms=["ES256"]
+    ).split(".")[1]
+    bad_tokens = {
+        # Signed with our own key (a real token of the provider), but already expired.
+        "expired": keys.sign(
+            session=db,
+            settings=settings,
+            claims={**claims, "exp": int(time.time()) - 1},
+            typ="at+jwt",
+        ),
+        # Signed by someone else's key that names ours.
+        "forged": jwt.encode(
+            {"alg": "ES256", "kid": kid, "typ": "at+jwt"}, claims, new_key(), algorithms=["ES256"]
+        ),
+        "tampered": f"{head}.{longer}.{signature}",
+        "unsigned": unsigned(claims, {"alg": "none", "typ": "at+jwt"}),
+        "garbage": "abc",
+    }
+    for name, bad in bad_tokens.items():
+        refused = _usage(client, resident, f"Bearer {bad}")
+        assert refused.status_code == 401, name
+        _refused(refused, 401, "invalid_token")
+    # An exchange client's client_credentials token without X-Road-Client speaks for nobody.
+    machine = issue_token(client, exchange_world.consumer)
+    _refused(_usage(client, resident, f"Bearer {machine}"), 401, "invalid_token")
+    # A disabled account's token stops working at once.
+    account = identity.account_for_nik(session=db, nik=resident)
+    assert account is not None
+    identity.set_account_status(session=db, account_id=account.id, status="disabled", actor="t")
+    db.commit()
+    _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
+    identity.set_account_status(session=db, account_id=account.id, status="active", actor="t")
+    db.commit()
+    assert _usage(client, resident, f"Bearer {token}").status_code == 200
+    # So does the token of a client the operator deactivated.
+    from satu.identity.oidc.models import Client
+
+    row = db.get(Client, resident_app.client_id)
+    assert row is not None
+    row.status = "inactive"
+    db.commit()
+    _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
+    row.status = "active"
+    db.commit()
+    assert _usage(client, resident, f"Bearer {token}").status_code == 200
+    # Revoked by the app (RFC 7009): refused at once.
+    app_auth = client_auth(resident_app.key, resident_app.client_id)
+    revoked = client.post("/oauth/revoke", data={"token": token, **app_auth})
+    assert revoked.status_code == 200, revoked.text
+    _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
+
+
+def test_a_dpop_bound_app_token_needs_its_proof(
+    client: TestClient,
+    db: Session,
+    exchange_world: ExchangeWorld,
+    resident: str,
+    resident_app: ResidentApp,
+) -> None:
+    _log(db, exchange_world, resident, purpose="dpop-read")
+    key = new_key()
+    token = _app_token(client, resident_app, resident, dpop_key=key)
+    assert decode_unverified(token)["cnf"]["jkt"] == key.thumbprint()
+
+    _refused(_usage(client, resident, f"DPoP {token}"), 401, "invalid_dpop_proof")
+    _refused(_usage(client, resident, f"Bearer {token}"), 401, "invalid_token")
+    stranger = dpop_proof(new_key(), "GET", FIND_USAGE_URL, access_token=token)
+    _refused(_usage(client, resident, f"DPoP {token}", DPoP=stranger), 401, "invalid_dpop_proof")
+    wrong_url = dpop_proof(key, "GET", f"{ISSUER}/v2/usagePeriod", access_token=token)
+    _refused(_usage(client, resident, f"DPoP {token}", DPoP=wrong_url), 401, "invalid_dpop_proof")
+
+    proof = dpop_proof(key, "GET", FIND_USAGE_URL, access_token=token)
+    answer = _usage(client, resident, f"DPoP {token}", DPoP=proof)
+    assert answer.status_code == 200, answer.text
+    assert [u["purpose"] for u in answer.json()["usages"]] == ["dpop-read"]
+    # The same proof again is a replay.
+    _refused(_usage(client, resident, f"DPoP {token}", DPoP=proof), 401, "invalid_dpop_proof")
+
+
+def test_a_dpop_nonce_is_asked_for_when_required(
+    client: TestClient, resident: str, resident_app: ResidentApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from satu.identity.oidc import dpop
+
+    key = new_key()
+    token = _app_token(client, resident_app, resident, dpop_key=key)
+    monkeypatch.setenv("SATU_OIDC_DPOP_NONCE", "always")
+    dpop.dpop_settings.cache_clear()
+    try:
+        proof = dpop_proof(key, "GET", FIND_USAGE_URL, access_token=token)
+        first = _usage(client, resident, f"DPoP {token}", DPoP=proof)
+        _refused(first, 401, "use_dpop_nonce")
+        nonce = first.headers["dpop-nonce"]
+        retry = dpop_proof(key, "GET", FIND_USAGE_URL, access_token=token, nonce=nonce)
+        answer = _usage(client, resident, f"DPoP {token}", DPoP=retry)
+        assert answer.status_code == 200, answer.text
+    finally:
+        monkeypatch.delenv("SATU_OIDC_DPOP_NONCE")
+        dpop.dpop_settings.cache_clear()
 
 
 def test_heartbeat_and_usage_period(client: TestClient) -> None:

@@ -3,7 +3,9 @@
 `oauth_client` authenticates the calling client (private_key_jwt or client_secret_basic) and
 hands the route either the client or the OAuth error to answer with, so the route can audit
 the failure before answering. `bearer_token` checks an access token (Bearer or DPoP-bound).
-`client_manager` is a bearer token carrying a client-management scope.
+`client_manager` is a bearer token carrying a client-management scope. `resident_token_nik`
+is the same check for a resource server that serves a resident's own app (authorization-code
+tokens holding one scope).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from satu.core.auth import access_rule
 from satu.core.db import DbSession
+from satu.identity import service as identity
 from satu.identity.oidc.clients import authenticate_client
 from satu.identity.oidc.dpop import (
     NONCE_HEADER,
@@ -27,7 +30,8 @@ from satu.identity.oidc.dpop import (
 )
 from satu.identity.oidc.errors import BearerError, OAuthError
 from satu.identity.oidc.models import Client
-from satu.identity.oidc.tokens import AccessInfo, validate_access_token
+from satu.identity.oidc.scopes import USER_SCOPES
+from satu.identity.oidc.tokens import AccessInfo, subject_for, validate_access_token
 from satu.identity.oidc.util import endpoint, issuer_of, settings_of
 
 FORM_STATE = "oauth_form"
@@ -228,3 +232,34 @@ def client_manager(request: Request, session: DbSession) -> AccessInfo:
         )
         raise error
     return info
+
+
+def resident_token_nik(*, session: Session, request: Request, scope: str) -> str:
+    """The NIK of the resident a token on this request speaks for; `BearerError` if none.
+
+    The token (Bearer, or DPoP with a matching proof) must come from the authorization-code
+    flow (or a refresh of it), of an active client, for an active account, and hold `scope`:
+    else 401 `invalid_token`/`invalid_dpop_proof`/`use_dpop_nonce`, or 403 `insufficient_scope`.
+    The pairwise `sub` is checked against the grant's account, never reversed.
+    """
+    if scope not in USER_SCOPES or scope == "openid":
+        raise ValueError(f"{scope!r} is not a resident scope a resource server can require.")
+    info = check_bearer(session=session, request=request)
+    scheme = "DPoP" if info.jkt else "Bearer"
+    if info.account_id is None or info.grant_id is None:
+        raise BearerError(
+            "invalid_token", "This token was not issued to a resident.", scheme=scheme
+        )
+    client = session.get(Client, info.client_id)
+    if client is None or client.status != "active":
+        raise BearerError("invalid_token", "The token's client is not active.", scheme=scheme)
+    if info.claims.get("sub") != subject_for(settings_of(request), client, info.account_id):
+        raise BearerError("invalid_token", "The token's subject does not match.", scheme=scheme)
+    if scope not in info.scopes:
+        raise BearerError(
+            "insufficient_scope", f"The token needs the {scope} scope.", status=403, scheme=scheme
+        )
+    account = identity.find_account(session=session, account_id=info.account_id)
+    if account is None or account.status != "active":
+        raise BearerError("invalid_token", "The account is no longer active.", scheme=scheme)
+    return account.resident_nik

@@ -5,7 +5,8 @@ HMAC of the window number under a key derived from the server secret, so every w
 machine sharing `SATU_SECRET_KEY` agrees without storage. A proof's nonce is accepted for the
 current and the previous window. `SATU_OIDC_DPOP_NONCE` says when a nonce is required: `off`
 (default), `dpop-clients` (clients registered with `require_dpop`) or `always` (every DPoP
-proof at the token, PAR and userinfo endpoints).
+proof at the token, PAR and userinfo endpoints, and at resource endpoints that check tokens with
+`identity.verify_resident_token`).
 """
 
 from __future__ import annotations

@@ -61,18 +61,22 @@ class BearerError(Exception):
         self.extra_headers: dict[str, str] = {}
         super().__init__(description)
 
-    def response(self) -> JSONResponse:
-        """The error response with its challenge."""
+    def challenge_headers(self) -> dict[str, str]:
+        """The `WWW-Authenticate` challenge, plus any extra header (a `DPoP-Nonce`)."""
         challenge = (
             f'{self.scheme} realm="satu", error="{self.error}", '
             f'error_description="{self.description}"'
         )
         if self.scheme == "DPoP":
             challenge += ', algs="ES256 PS256 RS256 EdDSA"'
+        return {"WWW-Authenticate": challenge, **self.extra_headers}
+
+    def response(self) -> JSONResponse:
+        """The error response with its challenge."""
         return JSONResponse(
             {"error": self.error, "error_description": self.description},
             status_code=self.status,
-            headers={**NO_STORE, "WWW-Authenticate": challenge, **self.extra_headers},
+            headers={**NO_STORE, **self.challenge_headers()},
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from satu.identity.service import ACR_LEVELS as ACR_LEVELS
 from satu.identity.service import ACR_PWD as ACR_PASSWORD
 from satu.identity.service import ACR_PWD_TOTP as ACR_PASSWORD_TOTP
+from satu.identity.service import DATA_USAGE_SCOPE as DATA_USAGE_SCOPE
 
 # GovStack / eSignet names accepted at registration, mapped onto ours.
 ACR_ALIASES = {
@@ -13,12 +14,23 @@ ACR_ALIASES = {
 }
 
 # Scopes a resident can grant to a service, in the order the consent screen lists them.
-USER_SCOPES = ("openid", "profile", "birthdate", "address", "age_over_18", "nik", "offline_access")
+USER_SCOPES = (
+    "openid",
+    "profile",
+    "birthdate",
+    "address",
+    "age_over_18",
+    "nik",
+    DATA_USAGE_SCOPE,
+    "offline_access",
+)
 # Scopes only a machine client may hold (client_credentials).
 ADMIN_SCOPES = ("add_oidc_client", "update_oidc_client")
 SUPPORTED_SCOPES = USER_SCOPES + ADMIN_SCOPES
 # Scopes an operator grants only through the CLI, never through the client-management API.
-CLI_ONLY_SCOPES = (*ADMIN_SCOPES, "nik")
+CLI_ONLY_SCOPES = (*ADMIN_SCOPES, "nik", DATA_USAGE_SCOPE)
+# Scopes the consent screen shows in bold: they reveal much about the resident.
+SENSITIVE_SCOPES = ("nik", DATA_USAGE_SCOPE)
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -27,6 +39,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "address": ("address",),
     "age_over_18": ("age_over_18",),
     "nik": ("nik",),
+    DATA_USAGE_SCOPE: (),  # no claim: lets the token read the resident's data tracker
     "offline_access": (),
 }
 SUPPORTED_CLAIMS = (
@@ -58,6 +71,9 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "address": N_("Your registered address (street, village, district, regency, province)"),
     "age_over_18": N_("Only whether you are 18 or older (yes or no), not your birth date"),
     "nik": N_("Your NIK (national resident number), which reveals your birth date, sex and region"),
+    DATA_USAGE_SCOPE: N_(
+        "Your data tracker: which agencies received your data, when and for what purpose"
+    ),
     "offline_access": N_("Keep access while you are signed out (until you withdraw consent)"),
 }
 

@@ -21,7 +21,7 @@ from satu.identity.oidc import authorize as az
 from satu.identity.oidc import consents, keys, revocation, tokens
 from satu.identity.oidc.clients import active_client
 from satu.identity.oidc.models import Client
-from satu.identity.oidc.scopes import SCOPE_DESCRIPTIONS, USER_SCOPES
+from satu.identity.oidc.scopes import SCOPE_DESCRIPTIONS, SENSITIVE_SCOPES, USER_SCOPES
 from satu.identity.oidc.util import epoch, settings_of
 from satu.identity.schemas import LoginInfo
 from satu.satudata import service as satudata
@@ -91,7 +91,7 @@ def _consent_page(
     except Problem:
         resident_name = None
     items = [
-        {"scope": s, "description": SCOPE_DESCRIPTIONS[s], "sensitive": s == "nik"}
+        {"scope": s, "description": SCOPE_DESCRIPTIONS[s], "sensitive": s in SENSITIVE_SCOPES}
         for s in USER_SCOPES
         if s in auth.scopes
     ]

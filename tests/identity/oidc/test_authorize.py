@@ -152,6 +152,17 @@ def test_consent_is_asked_once_and_remembered(client, signed_in, rp, db) -> None
     assert len([r for r in rows if r.withdrawn_at is None]) == 1
 
 
+def test_the_data_usage_scope_is_asked_for_in_bold(client, signed_in, register) -> None:
+    app = register(scopes=["openid", "data_usage"])
+    _, challenge = pkce()
+    page = _authorize(client, authorize_params(app.client_id, challenge, scope="openid data_usage"))
+    assert page.status_code == 200, page.text
+    assert (
+        "<strong>Jejak data Anda: instansi mana yang menerima data Anda, kapan, dan untuk tujuan "
+        "apa</strong>" in page.text
+    )
+
+
 def test_declining_consent_returns_access_denied(client, signed_in, rp) -> None:
     _, challenge = pkce()
     page = _authorize(client, authorize_params(rp.client_id, challenge))

@@ -146,6 +146,7 @@ def _auth(token: str) -> dict[str, str]:
         },
         {"userClaims": ["name", "nik"]},
         {"scopes": ["openid", "nik"]},
+        {"scopes": ["openid", "data_usage"]},  # operator-only, like nik
         # Ordinary, but more than the managing client itself holds.
         {"userClaims": ["address"]},
         {"scopes": ["openid", "offline_access"]},

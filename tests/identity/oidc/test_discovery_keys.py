@@ -41,7 +41,7 @@ def test_discovery_document_advertises_the_hardened_profile(client) -> None:
     assert "none" not in meta["token_endpoint_auth_signing_alg_values_supported"]
     assert not any(a.startswith("HS") for a in meta["dpop_signing_alg_values_supported"])
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert {"nik", "age_over_18", "offline_access"} <= set(meta["scopes_supported"])
+    assert {"nik", "age_over_18", "offline_access", "data_usage"} <= set(meta["scopes_supported"])
     assert client.get("/.well-known/oauth-authorization-server").json() == meta
 
 
