@@ -6,9 +6,10 @@ must be linked to a registered, enabled subsystem of the same agency, and the re
 `X-Road-Client` header (required, as in X-Road) must name exactly that subsystem.
 
 DPoP-bound tokens are refused on the exchange (Client.Unauthorized): the gateway answers
-X-Road clients, which send plain Bearer tokens, and checking a DPoP proof is the identity
-domain's business, which it does not publish. Tokens issued for a resident (code flow) are
-refused too: a subsystem speaks for itself, and names a resident in `X-Road-UserId`.
+X-Road clients, which send plain Bearer tokens (a subsystem's key material is its member's
+signing key, RFC 9421, not a DPoP key). Tokens issued for a resident (code flow) are refused
+too: a subsystem speaks for itself, and names a resident in `X-Road-UserId`. (A resident's own
+app reads only the data tracker, through identity's `verify_resident_token`.)
 """
 
 from __future__ import annotations
