@@ -57,6 +57,9 @@ def _reset_database(engine: Engine) -> None:
             connection.execute(text("PRAGMA foreign_keys=OFF"))
             for (name,) in rows.fetchall():
                 connection.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+    # The pool would hand that connection out again with foreign keys still off (no ON DELETE
+    # CASCADE: a committed fixture's clean-up then left orphans behind for later tests).
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -251,6 +251,9 @@ class Subscription(Base):
     push_url: Mapped[str | None] = mapped_column(String(500))
     # GovStack SubscriptionItem options: {"TTL": seconds an event stays deliverable, "FIFO": bool}.
     options: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The purpose the subscriber stated (X-Road-Purpose when subscribing); '' when none. A legal
+    # mandate lets a resident's event through only for this purpose; without one, only consent.
+    purpose: Mapped[str] = mapped_column(String(100), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

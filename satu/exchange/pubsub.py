@@ -9,8 +9,10 @@ out of reach of the gateway's `/r1` forwarding (X-Road identifiers may not conta
 Publishing checks the event against its type's JSON Schema, appends an `event` record to the
 transparency log and creates one delivery per active subscription (push or pull). An event that
 names a resident (`nik`) is delivered only to subscribers with a lawful basis: a legal mandate on
-the event service, or the resident's consent to the subscriber's agency; the others' deliveries
-are `withheld`. Functions flush and never commit.
+the event service for the purpose the subscription states (as on the gateway, a mandate counts
+only for its own purpose), or the resident's consent to the subscriber's agency; the others'
+deliveries are `withheld`. A subscription that states no purpose relies on consent alone.
+Functions flush and never commit.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
 from satu.core.db import utcnow
-from satu.exchange import registry
+from satu.exchange import lawful, registry
 from satu.exchange.models import (
     AccessRight,
     Delivery,
@@ -336,6 +338,7 @@ def _subscription_out(session: Session, row: Subscription, event_type: str) -> S
         delivery="PUSH" if row.mode == "push" else "PULL",
         options=SubscriptionOptions(**(row.options or {})),
         pushUrl=row.push_url,
+        purpose=row.purpose or None,
         active=row.active,
     )
 
@@ -351,7 +354,9 @@ def _subscription_row(
     ).first()
 
 
-def _check_item(item: SubscriptionIn, event_type: str, subscriber: SubsystemInfo) -> None:
+def _check_item(item: SubscriptionIn, event_type: str, subscriber: SubsystemInfo) -> str | None:
+    """Refuse a bad subscription item; the stated purpose (checked as the gateway does) or None."""
+    purpose = lawful.check_purpose(item.purpose) if item.purpose is not None else None
     if item.eventType is not None and item.eventType != event_type:
         raise bad_request("eventType in the body differs from the one in the path.")
     if item.subscriberId is not None and item.subscriberId != member_ref(subscriber):
@@ -368,6 +373,7 @@ def _check_item(item: SubscriptionIn, event_type: str, subscriber: SubsystemInfo
                 f"pushUrl {exc}; Satu does not push to such addresses "
                 "(SATU_EXCHANGE_ALLOW_PRIVATE_URLS)."
             ) from None
+    return purpose
 
 
 def subscribe(
@@ -378,9 +384,13 @@ def subscribe(
     subscriber: SubsystemInfo,
     item: SubscriptionIn,
 ) -> SubscriptionOut:
-    """Subscribe the caller to an event type (403 without the right, 409 if subscribed)."""
+    """Subscribe the caller to an event type (403 without the right, 409 if subscribed).
+
+    `item.purpose` (the caller's X-Road-Purpose) is what a legal mandate must be registered for to
+    let a resident's event through; None stores '' and leaves only the resident's consent.
+    """
     row_type = _require_event_type(session, publisher.id, event_type)
-    _check_item(item, event_type, subscriber)
+    purpose = _check_item(item, event_type, subscriber)
     if not may_subscribe(
         session=session, publisher=publisher, event_type=event_type, subscriber=subscriber
     ):
@@ -401,6 +411,7 @@ def subscribe(
         mode="push" if item.delivery == "PUSH" else "pull",
         push_url=item.pushUrl if item.delivery == "PUSH" else None,
         options=item.options.model_dump(),
+        purpose=purpose or "",
         active=True,
         created_at=utcnow(),
     )
@@ -452,12 +463,14 @@ def update_subscription(
     subscriber: SubsystemInfo,
     item: SubscriptionIn,
 ) -> SubscriptionOut:
-    """Change delivery mode, push URL or options of the caller's subscription."""
+    """Change delivery mode, push URL, options or purpose (kept when none is stated)."""
     _, row = _require_subscription(session, publisher, event_type, subscriber)
-    _check_item(item, event_type, subscriber)
+    purpose = _check_item(item, event_type, subscriber)
     row.mode = "push" if item.delivery == "PUSH" else "pull"
     row.push_url = item.pushUrl if item.delivery == "PUSH" else None
     row.options = item.options.model_dump()
+    if purpose is not None:
+        row.purpose = purpose
     session.flush()
     return _subscription_out(session, row, event_type)
 
@@ -488,26 +501,37 @@ def _validate_event(schema: dict[str, Any] | None, payload: dict[str, Any]) -> N
 
 
 def _lawful_basis(
-    session: Session, service_id: int | None, subscriber: SubsystemInfo, nik: str
+    session: Session, service_id: int | None, subscriber: SubsystemInfo, nik: str, purpose: str
 ) -> str:
-    """`mandate:<id>` or `consent:<id>` for sending this resident's event to `subscriber`, or ''."""
-    if service_id is not None:
-        now = utcnow()
-        mandate = session.scalars(
-            select(Mandate).where(
-                Mandate.service_id == service_id,
-                Mandate.client_member_class == subscriber.member_class,
-                Mandate.client_member_code == subscriber.member_code,
-                Mandate.valid_from <= now,
-                (Mandate.valid_until.is_(None)) | (Mandate.valid_until > now),
-            )
-        ).first()
+    """`mandate:<id>` or `consent:<id>` for sending this resident's event to `subscriber`, or ''.
+
+    A mandate counts only when it is in force and registered for the subscription's `purpose`
+    (the gateway's rule); a subscription without a purpose can rely on consent alone.
+    """
+    if service_id is not None and purpose:
+        mandate = registry.find_mandate(
+            session=session,
+            service_id=service_id,
+            client_member_class=subscriber.member_class,
+            client_member_code=subscriber.member_code,
+            purpose=purpose,
+        )
         if mandate is not None:
             return f"mandate:{mandate.id}"
     from satu.identity import service as identity
 
     consent = identity.consent_for_agency(session=session, nik=nik, agency_id=subscriber.agency_id)
     return f"consent:{consent.consent_id}" if consent is not None else ""
+
+
+def _no_basis_note(purpose: str) -> str:
+    """Why a resident's event was withheld from a subscription stating `purpose`."""
+    if not purpose:
+        return (
+            "no lawful basis for this resident: no consent, and the subscription states no "
+            "purpose (a mandate counts only for its purpose)"
+        )
+    return f"no lawful basis for this resident: no consent, and no mandate for purpose {purpose!r}"
 
 
 def publish(
@@ -573,9 +597,11 @@ def publish(
         ):
             status, note = "withheld", "subscriber no longer holds the access right"
         elif nik:
-            basis = _lawful_basis(session, service.id if service else None, subscriber, nik)
+            basis = _lawful_basis(
+                session, service.id if service else None, subscriber, nik, sub.purpose
+            )
             if not basis:
-                status, note = "withheld", "no lawful basis (consent or mandate) for this resident"
+                status, note = "withheld", _no_basis_note(sub.purpose)
             else:
                 note = basis
         session.add(

@@ -254,15 +254,36 @@ def list_subscriptions(caller: Caller, room: Room, session: DbSession) -> JSONRe
     return JSONResponse([s.model_dump(mode="json") for s in subs])
 
 
+def _with_purpose(request: Request, item: SubscriptionIn) -> SubscriptionIn:
+    """The item with the purpose the request states: `X-Road-Purpose`, or Satu's `purpose` field.
+
+    Either is checked with the gateway's rule (Client.MissingPurpose when malformed; a header
+    that is sent must hold a purpose); both may be given if they agree. None when neither is.
+    """
+    from satu.exchange import lawful
+
+    header = request.headers.get(lawful.PURPOSE_HEADER)
+    stated = lawful.check_purpose(header) if header is not None else None
+    if item.purpose is not None:
+        in_body = lawful.check_purpose(item.purpose)
+        if stated is not None and stated != in_body:
+            raise XRoadError(
+                "Client.BadRequest", f"{lawful.PURPOSE_HEADER} and purpose in the body differ."
+            )
+        stated = in_body
+    return item.model_copy(update={"purpose": stated})
+
+
 @router.post(ROOM + "/api/v1/subs/{eventType}", summary="Add subscription")
 def add_subscription(
+    request: Request,
     caller: Caller,
     room: Room,
     session: DbSession,
     eventType: EventTypeName,
     body: JsonBody = None,
 ) -> JSONResponse:
-    item = _parse(SubscriptionIn, body if body is not None else {})
+    item = _with_purpose(request, _parse(SubscriptionIn, body if body is not None else {}))
     out = pubsub.subscribe(
         session=session, publisher=room, event_type=eventType, subscriber=caller, item=item
     )
@@ -281,13 +302,14 @@ def get_subscription(
 
 @router.patch(ROOM + "/api/v1/subs/{eventType}", status_code=201, summary="Update subscription")
 def patch_subscription(
+    request: Request,
     caller: Caller,
     room: Room,
     session: DbSession,
     eventType: EventTypeName,
     body: JsonBody = None,
 ) -> JSONResponse:
-    item = _parse(SubscriptionIn, body if body is not None else {})
+    item = _with_purpose(request, _parse(SubscriptionIn, body if body is not None else {}))
     out = pubsub.update_subscription(
         session=session, publisher=room, event_type=eventType, subscriber=caller, item=item
     )

@@ -1,7 +1,8 @@
 """Publish/subscribe shapes, as the GovStack IM PubSub API (v2.0.0) names them.
 
-The wire names (camelCase) are the spec's; `pushUrl` on a subscription is Satu's addition
-(the spec leaves the push target to configuration).
+The wire names (camelCase) are the spec's; `pushUrl` and `purpose` on a subscription are
+Satu's additions (the spec leaves the push target to configuration and has no purpose; the
+purpose normally comes in the `X-Road-Purpose` header, as on the gateway).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class SubscriptionIn(BaseModel):
     delivery: Literal["PUSH", "PULL"] = "PUSH"
     options: SubscriptionOptions = Field(default_factory=SubscriptionOptions)
     pushUrl: str | None = Field(None, max_length=500)
+    # Satu's addition: the purpose, when not (or also) given in X-Road-Purpose. Checked with the
+    # gateway's rule (lawful.check_purpose), so a malformed one is Client.MissingPurpose.
+    purpose: str | None = None
 
     @field_validator("pushUrl")
     @classmethod
@@ -99,6 +103,7 @@ class SubscriptionOut(BaseModel):
     delivery: Literal["PUSH", "PULL"]
     options: SubscriptionOptions
     pushUrl: str | None = None
+    purpose: str | None = None  # None: no purpose stated, so only consent lets personal events in
     active: bool = True
 
 

@@ -404,7 +404,13 @@ def test_events_about_a_resident_reach_only_subscribers_with_a_lawful_basis(
     _create_birth(client, room)
     _grant(db, room, room.subscriber)
     _grant(db, room, room.other)
-    _subscribe_pull(client, room)
+    # Kemensos states the purpose its mandate is registered for (X-Road-Purpose, as on /r1).
+    subscribed = client.post(
+        f"{room.base}/api/v1/subs/birth-registered",
+        json={"delivery": "PULL"},
+        headers={**room.sub_headers, "X-Road-Purpose": "bansos"},
+    )
+    assert subscribed.status_code == 200, subscribed.text
     client.post(
         f"{room.base}/api/v1/subs/birth-registered",
         json={"delivery": "PULL"},
