@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from satu import __version__
 from satu.core.config import Settings, get_settings
 from satu.core.csrf import CSRFCookieMiddleware
+from satu.core.csrf import router as csrf_router
 from satu.core.db import make_engine, make_sessionmaker
 from satu.core.errors import install_error_handlers
 from satu.core.i18n import LocaleMiddleware
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_error_handlers(app)
     install_xroad_errors(app)
     app.include_router(ops_router)
+    app.include_router(csrf_router)
     for module_name, attribute in DOMAIN_ROUTERS:
         app.include_router(getattr(importlib.import_module(module_name), attribute))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -4,7 +4,8 @@ Built on identity's published service (`current_login`, `officer_context`): an e
 administrator is a signed-in holder of identity's global `admin` role; an agency's officer
 (`agency_admin` or `officer` role) manages only that agency's registrations. Machines have no
 management scope on Satu's provider yet, so the admin API takes a signed-in browser session
-(or the `satu exchange` command on the server).
+(or the `satu exchange` command on the server); its unsafe calls need `X-CSRF-Token`, which
+`identity.current_login` checks (`satu.core.csrf.require_csrf`).
 """
 
 from __future__ import annotations

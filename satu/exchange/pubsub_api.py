@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from satu.core.auth import access_rule
-from satu.core.csrf import verify_csrf
 from satu.core.db import DbSession
 from satu.core.errors import Problem
 from satu.exchange import delivery, pubsub
@@ -387,7 +386,6 @@ def admin_deliveries(
 @router.post(
     ADMIN + "/{delivery_id}/requeue",
     summary="Re-queue a dead delivery",
-    dependencies=[Depends(verify_csrf)],
 )
 def admin_requeue(
     admin: Admin, session: DbSession, delivery_id: Annotated[int, Path(ge=1, le=2**62)]

@@ -2,7 +2,9 @@
 
 Each is a FastAPI dependency marked with `access_rule`, so a route can declare it as its one
 access rule and also receive its value. Pages get a redirect to the sign-in page (303 with
-`Location`), APIs a 401 problem; a signed-in person without the role gets 403.
+`Location`), APIs a 401 problem; a signed-in person without the role gets 403. On POST, PUT,
+PATCH and DELETE the session counts only with CSRF proof (`current_login`: the form's token
+accepted by `verify_csrf`, or the `X-CSRF-Token` header); else 403.
 """
 
 from __future__ import annotations

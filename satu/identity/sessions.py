@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from satu.core.csrf import require_csrf
 from satu.core.db import utcnow
 from satu.identity.audit import client_ip
 from satu.identity.models import Account, LoginSession
@@ -119,7 +120,13 @@ def session_row(*, session: Session, request: Request) -> LoginSession | None:
 
 
 def current_login(*, session: Session, request: Request) -> LoginInfo | None:
-    """Who is fully signed in on this browser, or None."""
+    """Who is fully signed in on this browser, or None; unsafe requests need CSRF proof.
+
+    The cookie is sent by the browser whoever made the page that caused the request, so on
+    POST, PUT, PATCH or DELETE a signed-in session counts only with a valid `X-CSRF-Token`
+    header or a form token `verify_csrf` accepted (`satu.core.csrf.require_csrf`, 403 else).
+    Every access rule built on the session goes through here; bearer tokens never do.
+    """
     row = session_row(session=session, request=request)
     if row is None or row.stage != "active":
         return None
@@ -128,6 +135,7 @@ def current_login(*, session: Session, request: Request) -> LoginInfo | None:
     )
     if nik is None:
         return None
+    require_csrf(request)
     return LoginInfo(
         account_id=row.account_id,
         resident_nik=nik,

@@ -180,9 +180,12 @@ def exchange_world(
 
 @pytest.fixture
 def sign_in_as(db: Session, client: Any) -> Callable[..., str]:
-    """Sign `client` in as a new account holding `role` (at `agency_id`); returns the account id."""
+    """Sign `client` in as a new account holding `role` (at `agency_id`); returns the account id.
+
+    Like an API script, the client then fetches a CSRF token and sends it on every request.
+    """
     from satu.identity import service as identity
-    from tests.identity.conftest import PASSWORD, resident_data, sign_in
+    from tests.identity.conftest import PASSWORD, api_csrf, resident_data, sign_in
 
     def make(role: str, agency_id: str | None = None) -> str:
         resident = identity.register_resident(session=db, data=resident_data())
@@ -190,8 +193,10 @@ def sign_in_as(db: Session, client: Any) -> Callable[..., str]:
         identity.grant_role(session=db, account_id=account.id, role=role, agency_id=agency_id)
         db.commit()
         client.cookies.clear()
+        client.headers.pop("X-CSRF-Token", None)
         response = sign_in(client, resident.nik)
         assert response.status_code == 303, response.text
+        api_csrf(client)
         return str(account.id)
 
     return make

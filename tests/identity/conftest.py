@@ -10,6 +10,7 @@ import itertools
 import os
 import random
 import re
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -19,8 +20,10 @@ os.environ.setdefault("SATU_ARGON2_TIME_COST", "1")
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from satu.core.csrf import MAX_AGE_SECONDS, app_secret
 from satu.identity import passwords, service
 from satu.identity.schemas import ResidentIn, ResidentOut
 
@@ -93,6 +96,65 @@ def form_token(client: TestClient, path: str = "/masuk") -> str:
     page = client.get(path)
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+def api_csrf(client: TestClient) -> str:
+    """Fetch a token from `GET /api/v1/csrf`, as an API script would, and send it (in
+    `X-CSRF-Token`) on every later request of `client`; the cookie it signs is kept too."""
+    client.headers.pop("X-CSRF-Token", None)
+    response = client.get("/api/v1/csrf")
+    assert response.status_code == 200, response.text
+    token = str(response.json()["csrf_token"])
+    client.headers["X-CSRF-Token"] = token
+    return token
+
+
+def _signer_for(client: TestClient, age_seconds: int = 0) -> URLSafeTimedSerializer:
+    """The server's CSRF serializer, optionally stamping tokens `age_seconds` in the past."""
+
+    class Backdated(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - age_seconds
+
+    secret = app_secret(client.app.state.settings)  # type: ignore[attr-defined]
+    return URLSafeTimedSerializer(secret, salt="satu.csrf", signer=Backdated)
+
+
+def assert_csrf_guarded(
+    client: TestClient, method: str, path: str, *, expect: int, **kwargs: Any
+) -> Any:
+    """`client` is signed in: the request is refused (403 problem+json, nothing done) without
+    a good `X-CSRF-Token` or from another origin, and answers `expect` with a good one."""
+    client.headers.pop("X-CSRF-Token", None)
+    good = client.get("/api/v1/csrf").json()["csrf_token"]
+    raw = client.cookies.get("satu_csrf")
+    assert raw, "GET /api/v1/csrf sets the CSRF cookie"
+    refused = {
+        "no token": {},
+        "empty token": {"X-CSRF-Token": ""},
+        "garbage": {"X-CSRF-Token": "not-a-token"},
+        "tampered": {"X-CSRF-Token": good[:-2] + ("AA" if not good.endswith("AA") else "BB")},
+        "stale": {"X-CSRF-Token": _signer_for(client, MAX_AGE_SECONDS + 60).dumps(raw)},
+        "another browser's": {"X-CSRF-Token": _signer_for(client).dumps("x" * 43)},
+        "cross-origin": {"X-CSRF-Token": good, "Origin": "https://evil.example"},
+        "opaque origin": {"X-CSRF-Token": good, "Origin": "null"},
+        "form field only": {},
+    }
+    for case, headers in refused.items():
+        extra = dict(kwargs)
+        if case == "form field only":  # a cross-site <form> can send the field, not the header
+            extra = {"data": {"csrf_token": good}}
+        response = client.request(method, path, headers=headers, **extra)
+        assert response.headers["content-type"].startswith("application/problem+json"), case
+        if case == "form field only" and response.status_code == 415:
+            continue  # a route whose JSON body is read before the session refuses it sooner
+        assert response.status_code == 403, (case, response.status_code, response.text)
+        detail = response.json()["detail"]
+        assert ("Origin" if "origin" in case else "X-CSRF-Token") in detail, (case, detail)
+    headers = {"X-CSRF-Token": good, "Origin": "http://testserver"}
+    response = client.request(method, path, headers=headers, **kwargs)
+    assert response.status_code == expect, response.text
+    return response
 
 
 def sign_in(

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from satu.identity import service
-from tests.identity.conftest import PASSWORD, make_nik, resident_data, sign_in
+from tests.identity.conftest import PASSWORD, api_csrf, make_nik, resident_data, sign_in
 
 
 def _body(**overrides: object) -> dict[str, object]:
@@ -23,6 +23,7 @@ def _registrar(client: TestClient, db: Session, new_resident, role: str = "verif
     )
     db.commit()
     assert sign_in(client, person.nik).status_code == 303
+    api_csrf(client)
     return account_id
 
 

@@ -59,6 +59,21 @@ def _body(client_id: str = "e-health-service", **changes):
     return {"requestTime": "2026-11-29T02:00:00.000Z", "request": request}
 
 
+def test_bearer_calls_need_no_csrf_token_even_beside_a_session(
+    client, signed_in, admin_token
+) -> None:
+    """The token authenticates, not the browser's cookie: no X-CSRF-Token, any Origin."""
+    token = admin_token("add_oidc_client")
+    assert client.cookies.get("satu_session"), "the client also carries a signed-in session"
+    response = client.post(
+        "/client-mgmt/oidc-client",
+        json=_body("csrf-free-client"),
+        headers={"Authorization": f"Bearer {token}", "Origin": "https://elsewhere.example"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["response"] == {"clientId": "csrf-free-client"}
+
+
 def test_create_and_update_a_client(client, db, admin_token) -> None:
     token = admin_token("add_oidc_client")
     response = client.post(
