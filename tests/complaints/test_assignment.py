@@ -16,6 +16,7 @@ from satu.complaints.schemas import FiledReport, Officer
 from satu.core.errors import Problem
 from satu.identity import service as identity
 from satu.identity.schemas import ResidentIn
+from tests.identity.conftest import api_csrf
 
 from .conftest import DINSOS, DUKCAPIL, REGENCY_GOV, VILLAGE, officer
 from .test_views import CSRF, officer_client
@@ -167,6 +168,7 @@ def test_assign_over_http_with_my_cases(client: TestClient, db: Session, case: i
     assert done.status_code == 303
     shown = client.get(f"/petugas/pengaduan/{case}")
     assert "Ditugaskan kepada" in shown.text and "Budi Petugas" in shown.text
+    api_csrf(client)  # the JSON API below is signed in by the same browser session
     refused = client.post(
         f"/api/v1/complaints/cases/{case}/actions",
         json={"action": "assign", "assignee_id": stranger},
