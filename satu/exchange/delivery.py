@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from satu.core.db import transaction, utcnow
 from satu.exchange import urlguard
 from satu.exchange.models import Delivery, Event, EventType, Subscription, Subsystem
-from satu.exchange.pubsub import event_item, expire_old, get_subsystem
+from satu.exchange.pubsub import get_subsystem
+from satu.exchange.pubsub_events import event_item, expire_old
 from satu.exchange.pubsub_schemas import DeliveryInfo
 from satu.exchange.schemas import SubsystemInfo
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from satu.core.auth import access_rule
 from satu.core.db import DbSession
 from satu.core.errors import Problem
-from satu.exchange import delivery, pubsub
+from satu.exchange import delivery, pubsub, pubsub_events, pubsub_subs
 from satu.exchange.pubsub_schemas import (
     EVENT_TYPE_PATTERN,
     DeliveryInfo,
@@ -201,7 +201,7 @@ def publish_event(
     if headers.get(lawful.PURPOSE_HEADER):
         purpose = lawful.check_purpose(headers.get(lawful.PURPOSE_HEADER))
     transaction_id = (headers.get("x-road-id") or "")[:100] or None
-    item = pubsub.publish(
+    item = pubsub_events.publish(
         session=session,
         publisher=room,
         event_type=eventType,
@@ -223,7 +223,7 @@ def event_status(
     eventId: str,
 ) -> JSONResponse:
     _owner_only(room, caller)
-    status = pubsub.event_status(
+    status = pubsub_events.event_status(
         session=session, publisher=room, event_type=eventType, event_id=eventId
     )
     return JSONResponse(status.model_dump(mode="json"))
@@ -238,7 +238,9 @@ def delete_event(
     eventId: str,
 ) -> Response:
     _owner_only(room, caller)
-    pubsub.cancel_event(session=session, publisher=room, event_type=eventType, event_id=eventId)
+    pubsub_events.cancel_event(
+        session=session, publisher=room, event_type=eventType, event_id=eventId
+    )
     return Response(status_code=204)
 
 
@@ -247,7 +249,7 @@ def delete_event(
 
 @router.get(ROOM + "/api/v1/subs", summary="List my subscriptions")
 def list_subscriptions(caller: Caller, room: Room, session: DbSession) -> JSONResponse:
-    subs = pubsub.list_subscriptions(session=session, publisher=room, subscriber=caller)
+    subs = pubsub_subs.list_subscriptions(session=session, publisher=room, subscriber=caller)
     if not subs:
         raise pubsub.not_found("Subscription missing.")
     return JSONResponse([s.model_dump(mode="json") for s in subs])
@@ -283,7 +285,7 @@ def add_subscription(
     body: JsonBody = None,
 ) -> JSONResponse:
     item = _with_purpose(request, _parse(SubscriptionIn, body if body is not None else {}))
-    out = pubsub.subscribe(
+    out = pubsub_subs.subscribe(
         session=session, publisher=room, event_type=eventType, subscriber=caller, item=item
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=200)
@@ -293,7 +295,7 @@ def add_subscription(
 def get_subscription(
     caller: Caller, room: Room, session: DbSession, eventType: EventTypeName
 ) -> JSONResponse:
-    out = pubsub.get_subscription(
+    out = pubsub_subs.get_subscription(
         session=session, publisher=room, event_type=eventType, subscriber=caller
     )
     return JSONResponse(out.model_dump(mode="json"))
@@ -309,7 +311,7 @@ def patch_subscription(
     body: JsonBody = None,
 ) -> JSONResponse:
     item = _with_purpose(request, _parse(SubscriptionIn, body if body is not None else {}))
-    out = pubsub.update_subscription(
+    out = pubsub_subs.update_subscription(
         session=session, publisher=room, event_type=eventType, subscriber=caller, item=item
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201)
@@ -319,7 +321,9 @@ def patch_subscription(
 def delete_subscription(
     caller: Caller, room: Room, session: DbSession, eventType: EventTypeName
 ) -> Response:
-    pubsub.unsubscribe(session=session, publisher=room, event_type=eventType, subscriber=caller)
+    pubsub_subs.unsubscribe(
+        session=session, publisher=room, event_type=eventType, subscriber=caller
+    )
     return Response(status_code=204)
 
 
@@ -330,7 +334,7 @@ def delete_subscription(
 def pull_event(
     caller: Caller, room: Room, session: DbSession, eventType: EventTypeName
 ) -> JSONResponse:
-    item = pubsub.pull_next(
+    item = pubsub_events.pull_next(
         session=session, publisher=room, event_type=eventType, subscriber=caller
     )
     if item is None:
@@ -346,7 +350,7 @@ def confirm_event(
     eventType: EventTypeName,
     eventId: str,
 ) -> Response:
-    pubsub.acknowledge(
+    pubsub_events.acknowledge(
         session=session, publisher=room, event_type=eventType, subscriber=caller, event_id=eventId
     )
     return Response(status_code=204)

@@ -57,10 +57,10 @@ from satu.exchange.delivery import deliver_once as deliver_once
 from satu.exchange.pubsub import create_event_type as create_event_type
 from satu.exchange.pubsub import find_room as find_room
 from satu.exchange.pubsub import grant_subscription_right as grant_subscription_right
-from satu.exchange.pubsub import subscribe as subscribe
 from satu.exchange.pubsub_schemas import EventItem as EventItem
 from satu.exchange.pubsub_schemas import EventTypeIn as EventTypeIn
 from satu.exchange.pubsub_schemas import SubscriptionIn as SubscriptionIn
+from satu.exchange.pubsub_subs import subscribe as subscribe
 
 # --- data tracker ---
 # isort: split

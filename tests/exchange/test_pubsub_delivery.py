@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from satu.core.db import make_sessionmaker, transaction, utcnow
-from satu.exchange import delivery, keys, pubsub, signatures
+from satu.exchange import delivery, keys, pubsub, pubsub_events, pubsub_subs, signatures
 from satu.exchange.models import (
     Delivery,
     Event,
@@ -57,7 +57,7 @@ def _setup_push(
         subscriber=subscriber.subsystem,
         granted_by="test",
     )
-    pubsub.subscribe(
+    pubsub_subs.subscribe(
         session=db,
         publisher=publisher.subsystem,
         event_type="address-changed",
@@ -70,7 +70,7 @@ def _setup_push(
 def _publish(db: Session, publisher: ExchangeClient, n: int = 1) -> list[str]:
     ids = []
     for i in range(n):
-        item = pubsub.publish(
+        item = pubsub_events.publish(
             session=db,
             publisher=publisher.subsystem,
             event_type="address-changed",
@@ -410,7 +410,7 @@ def test_cli_grants_lists_and_requeues(
     assert granted.exit_code == 0 and "granted" in granted.output
     unknown = runner.invoke(cli_app, [*args, "ID/GOV/nobody/x"])
     assert unknown.exit_code != 0
-    pubsub.subscribe(
+    pubsub_subs.subscribe(
         session=db,
         publisher=publisher.subsystem,
         event_type="address-changed",

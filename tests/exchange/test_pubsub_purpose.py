@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from satu.core.config import Settings
 from satu.core.db import utcnow
-from satu.exchange import pubsub, registry, tracker
+from satu.exchange import pubsub, pubsub_events, registry, tracker
 from satu.exchange.models import Delivery, ExchangeService, Subscription
 from tests.exchange._pubsub_support import make_resident
 from tests.exchange.conftest import ADMIN, ExchangeClient, ExchangeWorld, consumer_headers
@@ -183,17 +183,17 @@ def test_the_basis_named_is_the_purposes_mandate(db: Session, room: Room) -> Non
         legal_basis="UU 16/1997 tentang Statistik",
     )
     db.flush()
-    assert pubsub._lawful_basis(db, service_id, subscriber, nik, MANDATE_PURPOSE) == (
+    assert pubsub_events._lawful_basis(db, service_id, subscriber, nik, MANDATE_PURPOSE) == (
         f"mandate:{room.mandate_id}"
     )
-    assert pubsub._lawful_basis(db, service_id, subscriber, nik, "statistics") == (
+    assert pubsub_events._lawful_basis(db, service_id, subscriber, nik, "statistics") == (
         f"mandate:{other.id}"
     )
-    assert pubsub._lawful_basis(db, service_id, subscriber, nik, "bansos") == ""
-    assert pubsub._lawful_basis(db, service_id, subscriber, nik, "") == ""
+    assert pubsub_events._lawful_basis(db, service_id, subscriber, nik, "bansos") == ""
+    assert pubsub_events._lawful_basis(db, service_id, subscriber, nik, "") == ""
     # Kemenkes holds no mandate, whatever purpose it names.
     kemenkes = room.kemenkes.subsystem
-    assert pubsub._lawful_basis(db, service_id, kemenkes, nik, MANDATE_PURPOSE) == ""
+    assert pubsub_events._lawful_basis(db, service_id, kemenkes, nik, MANDATE_PURPOSE) == ""
 
 
 def test_a_mandate_for_another_purpose_does_not_count(
@@ -263,7 +263,7 @@ def test_without_a_purpose_only_consent_counts(client: TestClient, db: Session, 
     assert _delivery(db, event_id, room.kemensos).status == "pending"
     assert _pull(client, room, "kemensos").json()["id"] == event_id
     subscriber = room.kemensos.subsystem
-    basis = pubsub._lawful_basis(db, None, subscriber, consenting, "")
+    basis = pubsub_events._lawful_basis(db, None, subscriber, consenting, "")
     assert basis.startswith("consent:")
 
 

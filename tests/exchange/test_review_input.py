@@ -42,7 +42,7 @@ def test_requeue_id_out_of_range(client: TestClient, sign_in_as: Any) -> None:
 def test_acknowledge_needs_the_exact_event_id(db: Any, make_client: Any) -> None:
     import pytest
 
-    from satu.exchange import pubsub
+    from satu.exchange import pubsub, pubsub_events, pubsub_subs
     from satu.exchange.pubsub_schemas import EventTypeIn, SubscriptionIn
     from satu.exchange.xroad import XRoadError
 
@@ -56,15 +56,15 @@ def test_acknowledge_needs_the_exact_event_id(db: Any, make_client: Any) -> None
     pubsub.grant_subscription_right(
         session=db, publisher=publisher, event_type="moved", subscriber=subscriber, granted_by="t"
     )
-    pubsub.subscribe(
+    pubsub_subs.subscribe(
         session=db,
         publisher=publisher,
         event_type="moved",
         subscriber=subscriber,
         item=SubscriptionIn(delivery="PULL"),
     )
-    event = pubsub.publish(session=db, publisher=publisher, event_type="moved", payload={})
+    event = pubsub_events.publish(session=db, publisher=publisher, event_type="moved", payload={})
     names = {"session": db, "publisher": publisher, "event_type": "moved", "subscriber": subscriber}
     with pytest.raises(XRoadError):
-        pubsub.acknowledge(**names, event_id=event.id + "-not-this-one")
-    pubsub.acknowledge(**names, event_id=event.id)
+        pubsub_events.acknowledge(**names, event_id=event.id + "-not-this-one")
+    pubsub_events.acknowledge(**names, event_id=event.id)

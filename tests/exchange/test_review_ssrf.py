@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from satu.core.config import Settings, get_settings
 from satu.core.errors import Problem
-from satu.exchange import delivery, pubsub, registry, urlguard
+from satu.exchange import delivery, pubsub, pubsub_events, pubsub_subs, registry, urlguard
 from satu.exchange.models import Delivery
 from satu.exchange.pubsub_schemas import EventTypeIn, SubscriptionIn
 from satu.exchange.xroad import XRoadError
@@ -132,7 +132,7 @@ def _room(db: Session, make_client: Callable[..., ExchangeClient]) -> tuple[Any,
 
 
 def _subscribe(db: Session, publisher: Any, subscriber: Any, url: str) -> None:
-    pubsub.subscribe(
+    pubsub_subs.subscribe(
         session=db,
         publisher=publisher,
         event_type="address-changed",
@@ -159,7 +159,7 @@ def test_push_url_to_loopback_is_refused_in_production(
         _subscribe(db, publisher, subscriber, "http://localhost:9/hook")
     _subscribe(db, publisher, subscriber, "https://93.184.216.34/hook")
     with pytest.raises(XRoadError):
-        pubsub.update_subscription(
+        pubsub_subs.update_subscription(
             session=db,
             publisher=publisher,
             event_type="address-changed",
@@ -177,7 +177,9 @@ def test_push_worker_checks_the_address_again_before_sending(
     publisher, subscriber = _room(db, make_client)
     with subscriber_backend() as (url, recorder):
         _subscribe(db, publisher, subscriber, url)  # allowed when subscribing (test settings)
-        pubsub.publish(session=db, publisher=publisher, event_type="address-changed", payload={})
+        pubsub_events.publish(
+            session=db, publisher=publisher, event_type="address-changed", payload={}
+        )
         db.commit()
         monkeypatch.setenv("SATU_EXCHANGE_ALLOW_PRIVATE_URLS", "false")
         get_settings.cache_clear()
