@@ -13,7 +13,7 @@ from satu.complaints.schemas import Officer
 from satu.complaints.service import officer_for
 from satu.core.auth import access_rule
 from satu.core.db import DbSession
-from satu.core.errors import Problem, wants_html
+from satu.core.errors import Problem
 from satu.identity import service as identity
 
 
@@ -28,15 +28,7 @@ def complaints_officer(request: Request, session: DbSession) -> Officer:
     """A signed-in officer of an agency, or a verifier; `?agency=` picks among their agencies."""
     login = identity.current_login(session=session, request=request)
     if login is None:
-        if wants_html(request) and request.method in ("GET", "HEAD"):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise Problem(
-                "unauthorized",
-                "Sign in to continue.",
-                status=303,
-                headers={"Location": identity.login_url(next_url=target)},
-            )
-        raise Problem("unauthorized", "Sign in to continue.")
+        raise identity.sign_in_required(request)
     context = identity.officer_context(session=session, account_id=login.account_id)
     if context is None or not (context.agency_ids or context.is_admin):
         raise Problem("forbidden", "This is for officers of an agency.")
@@ -55,13 +47,5 @@ def complaints_reporter(request: Request, session: DbSession) -> str:
     """A signed-in resident (their account id); pages redirect to sign-in."""
     login = identity.current_login(session=session, request=request)
     if login is None:
-        target = request.url.path
-        raise Problem(
-            "unauthorized",
-            "Sign in to continue.",
-            status=303 if wants_html(request) else 401,
-            headers={"Location": identity.login_url(next_url=target)}
-            if wants_html(request)
-            else {},
-        )
+        raise identity.sign_in_required(request)
     return login.account_id

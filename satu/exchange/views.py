@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from satu.core.auth import access_rule
 from satu.core.db import DbSession
-from satu.core.errors import Problem, wants_html
+from satu.core.errors import Problem
 from satu.core.web import render
 from satu.exchange import tracker
 from satu.identity import service as identity
@@ -26,15 +26,7 @@ def tracker_resident(request: Request, session: DbSession) -> LoginInfo:
     """A signed-in resident; pages send others to the sign-in page."""
     login = identity.current_login(session=session, request=request)
     if login is None:
-        if wants_html(request) and request.method in ("GET", "HEAD"):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise Problem(
-                "unauthorized",
-                "Sign in to continue.",
-                status=303,
-                headers={"Location": identity.login_url(next_url=target)},
-            )
-        raise Problem("unauthorized", "Sign in to continue.")
+        raise identity.sign_in_required(request)
     return login
 
 

@@ -16,26 +16,9 @@ from satu.core.csrf import csrf_input as csrf_input
 from satu.core.csrf import csrf_token as csrf_token
 from satu.core.csrf import verify_csrf as verify_csrf
 from satu.core.db import DbSession
-from satu.core.errors import Problem, wants_html
+from satu.core.errors import Problem
 from satu.identity import service
 from satu.identity.schemas import LoginInfo, OfficerContext
-
-
-def _login_required(request: Request) -> Problem:
-    if wants_html(request) and request.method in ("GET", "HEAD"):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        location = service.login_url(next_url=target)
-        return Problem(
-            "unauthorized",
-            "Sign in to continue.",
-            status=303,
-            headers={"Location": location},
-        )
-    return Problem(
-        "unauthorized",
-        "Sign in to continue.",
-        headers={"WWW-Authenticate": 'Cookie realm="satu"'},
-    )
 
 
 @access_rule("account")
@@ -43,7 +26,7 @@ def require_account(request: Request, session: DbSession) -> LoginInfo:
     """A signed-in resident (any level of assurance)."""
     login = service.current_login(session=session, request=request)
     if login is None:
-        raise _login_required(request)
+        raise service.sign_in_required(request)
     return login
 
 

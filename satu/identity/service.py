@@ -11,7 +11,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from satu.core.config import Settings, get_settings
-from satu.core.errors import Problem
+from satu.core.errors import Problem, wants_html
 from satu.identity.accounts import AccountError as AccountError
 from satu.identity.accounts import account_for_nik as account_for_nik
 from satu.identity.accounts import create_account as create_account
@@ -75,6 +75,24 @@ def login_url(*, next_url: str, acr: str | None = None, prompt: str | None = Non
     if prompt == "login":
         params["prompt"] = prompt
     return f"{LOGIN_PATH}?{urlencode(params)}"
+
+
+def sign_in_required(request: Request) -> Problem:
+    """The answer to a request that needs a signed-in person and has none: pages (GET/HEAD)
+    are sent to the sign-in page and back (303), APIs get 401 with `WWW-Authenticate`."""
+    if wants_html(request) and request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Problem(
+            "unauthorized",
+            "Sign in to continue.",
+            status=303,
+            headers={"Location": login_url(next_url=target)},
+        )
+    return Problem(
+        "unauthorized",
+        "Sign in to continue.",
+        headers={"WWW-Authenticate": 'Cookie realm="satu"'},
+    )
 
 
 def get_account(*, session: Session, account_id: str) -> AccountOut:
