@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -365,3 +367,32 @@ def build_world(
 
 def client_id_text(instance: str, row: Subsystem) -> str:
     return f"{instance}/{row.member_class}/{row.member_code}/{row.subsystem_code}"
+
+
+@contextmanager
+def running_world(
+    *, live_server: Any, engine: Engine, settings: Settings, name: str
+) -> Iterator[World]:
+    """A world whose provider backend (`provider_app`, with a fresh key) runs on loopback
+    while the block runs; `name` keeps its key id apart from other modules' worlds."""
+    from tests.conftest import LiveServer
+
+    provider_key = (
+        f"{name}-{id(engine)}-{datetime.now(UTC).timestamp()}",
+        Ed25519PrivateKey.generate(),
+    )
+    app = provider_app(provider_key)
+    backend = LiveServer(app)
+    backend.start()
+    try:
+        built = build_world(
+            engine=engine,
+            settings=settings,
+            gateway_url=live_server.url,
+            provider_url=backend.url,
+            provider_key=provider_key,
+        )
+        built.provider_seen = app.state.seen
+        yield built
+    finally:
+        backend.stop()

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from satu.core.db import make_sessionmaker, transaction
@@ -23,38 +22,21 @@ from satu.exchange import keys, transparency
 from satu.exchange import signatures as sig
 from satu.exchange.models import LogEntry
 from satu.exchange.schemas import KeyInfo
-from tests.conftest import LiveServer
 from tests.exchange._gateway_support import (
     MANDATE_PURPOSE,
     REBIND_HOST,
     World,
-    build_world,
-    provider_app,
     raw_public,
+    running_world,
 )
 
 
 @pytest.fixture(scope="module")
 def world(live_server, engine, settings) -> Iterator[World]:
-    provider_key = (
-        f"provider-{id(engine)}-{datetime.now(UTC).timestamp()}",
-        Ed25519PrivateKey.generate(),
-    )
-    app = provider_app(provider_key)
-    backend = LiveServer(app)
-    backend.start()
-    try:
-        built = build_world(
-            engine=engine,
-            settings=settings,
-            gateway_url=live_server.url,
-            provider_url=backend.url,
-            provider_key=provider_key,
-        )
-        built.provider_seen = app.state.seen
+    with running_world(
+        live_server=live_server, engine=engine, settings=settings, name="provider"
+    ) as built:
         yield built
-    finally:
-        backend.stop()
 
 
 def _refused(response: httpx.Response, world: World, type_: str, status: int) -> dict:

@@ -5,41 +5,23 @@ every other path, still reach their routes. Over real HTTP, with the gateway tes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from satu.core.auth import access_of
 from satu.core.middleware import SECURITY_HEADERS
 from satu.exchange import gateway
 from satu.exchange.gateway import GatewayDispatch
-from tests.conftest import LiveServer
-from tests.exchange._gateway_support import World, build_world, provider_app
+from tests.exchange._gateway_support import World, running_world
 
 
 @pytest.fixture(scope="module")
 def world(live_server, engine, settings) -> Iterator[World]:
-    provider_key = (
-        f"dispatch-{id(engine)}-{datetime.now(UTC).timestamp()}",
-        Ed25519PrivateKey.generate(),
-    )
-    app = provider_app(provider_key)
-    backend = LiveServer(app)
-    backend.start()
-    try:
-        built = build_world(
-            engine=engine,
-            settings=settings,
-            gateway_url=live_server.url,
-            provider_url=backend.url,
-            provider_key=provider_key,
-        )
-        built.provider_seen = app.state.seen
+    with running_world(
+        live_server=live_server, engine=engine, settings=settings, name="dispatch"
+    ) as built:
         yield built
-    finally:
-        backend.stop()
 
 
 def _scope(path: str, method: str = "GET") -> dict:
