@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +35,7 @@ class LogWriter:
         self._task: asyncio.Task[None] | None = None
         # One write at a time per event loop: its own thread, not a hop through the shared pool.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satu-log")
+        weakref.finalize(self, self._thread.shutdown, wait=False)  # the thread goes with us
 
     async def _run(self, records: list[LogRecordIn]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records)
