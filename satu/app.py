@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp
 
 from satu import __version__
 from satu.core.config import Settings, get_settings
@@ -77,12 +78,21 @@ def import_models() -> None:
         importlib.import_module(module)
 
 
+class SatuApp(FastAPI):
+    """FastAPI with the exchange gateway's dispatch outside every layer, FastAPI's own too:
+    X-Road service calls pay for none of the layers that pages and APIs need."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The app's layers, behind the gateway's dispatch."""
+        return GatewayDispatch(super().build_middleware_stack(), owner=self)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the Satu ASGI application."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     import_models()
-    app = FastAPI(
+    app = SatuApp(
         title="Satu",
         version=__version__,
         summary="One portal, one identity, one data exchange for Indonesian public services.",
@@ -106,13 +116,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(getattr(importlib.import_module(module_name), attribute))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Outermost last: gateway dispatch -> request id -> metrics -> size limit -> security
-    # headers -> locale -> app. X-Road service calls leave at the first (see GatewayDispatch).
+    # Outermost last: request id -> metrics -> size limit -> security headers -> locale -> app.
+    # X-Road service calls leave before all of them (SatuApp, GatewayDispatch).
     app.add_middleware(CSRFCookieMiddleware)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(GatewayDispatch, owner=app)
     return app

@@ -34,6 +34,36 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def request_id_for(scope: Scope) -> str:
+    """The request's id: a safe incoming `X-Request-Id`, else a new one."""
+    incoming = _header(scope, b"x-request-id")
+    return incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+HeaderLines = list[tuple[bytes, bytes]]
+
+
+def with_request_id(headers: HeaderLines, request_id: str) -> HeaderLines:
+    """Response header lines with `X-Request-Id` set to the request's id (any other removed)."""
+    lines = [h for h in headers if h[0].lower() != b"x-request-id"]
+    lines.append((b"x-request-id", request_id.encode()))
+    return lines
+
+
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """The access log line of one request (route template or masked path, never raw ids)."""
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "request",
+            extra={
+                "method": scope["method"],
+                "path": _logged_path(scope),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+
+
 class RequestContextMiddleware:
     """Give each request an id (honouring a safe incoming `X-Request-Id`) and log it."""
 
@@ -44,8 +74,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -54,23 +83,13 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = with_request_id(message.get("headers", []), request_id)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": _logged_path(scope),
-                    "status": status["code"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            log_request(scope, status["code"], started)
             request_id_var.reset(token)
 
 
@@ -181,6 +200,14 @@ SECURITY_HEADERS = [
 ]
 
 
+def with_security_headers(headers: HeaderLines) -> HeaderLines:
+    """Response header lines plus each security header they lack."""
+    lines = list(headers)
+    present = {key.lower() for key, _ in lines}
+    lines.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    return lines
+
+
 class SecurityHeadersMiddleware:
     """Add conservative security headers to every response that lacks them."""
 
@@ -194,10 +221,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {key.lower() for key, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                message["headers"] = headers
+                message["headers"] = with_security_headers(message.get("headers", []))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

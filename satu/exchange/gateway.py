@@ -23,11 +23,13 @@ The gateway manages its own short transactions (not `DbSession`), so that no dat
 connection is held while the provider works; in steady state phases 1 and 3 run from caches on
 the event loop, and phase 4 shares one thread-pool hop with the calls committed alongside.
 
-`GatewayDispatch` is the outermost layer of the app: a service call goes straight to the
-gateway, past FastAPI's routing (hundreds of page and API routes) and the page middleware
-(locale, CSRF cookies, body limits), which it does not need; it keeps the request id, the
-access log and the security headers. The /r1 metaservices (`listMethods`, `allowedMethods`,
-`getOpenAPI`) and every other path go on to the app.
+`GatewayDispatch` is the outermost layer of the app, outside FastAPI's and Starlette's own
+layers too (`SatuApp.build_middleware_stack`): a service call goes straight to the gateway,
+past FastAPI's routing (hundreds of page and API routes) and the page middleware (locale, CSRF
+cookies, body limits), which it does not need; it keeps the request id, the access log and the
+security headers, set on the answer itself rather than by wrapping layers. The /r1
+metaservices (`listMethods`, `allowedMethods`, `getOpenAPI`) and every other path go on to
+the app.
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from satu.core.auth import access_rule
 from satu.core.db import transaction
-from satu.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from satu.core.logging import request_id_var
+from satu.core.middleware import (
+    log_request,
+    request_id_for,
+    with_request_id,
+    with_security_headers,
+)
 from satu.exchange import metaservices, pubsub_api
 from satu.exchange import signatures as sig
 from satu.exchange.forwarding import BackendAnswer, answer_headers, check_answer, forward
@@ -110,7 +118,6 @@ class GatewayDispatch:
         self.app = app
         self.owner = owner  # the FastAPI app whose state (settings, database) the gateway uses
         self.app_paths = _AppPaths((metaservices.router, pubsub_api.router))
-        self.gateway = RequestContextMiddleware(SecurityHeadersMiddleware(self._serve))
 
     def is_service_call(self, scope: Scope) -> bool:
         """An X-Road service call: /r1/..., in a method the gateway carries, that none of the
@@ -124,14 +131,29 @@ class GatewayDispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.is_service_call(scope):
-            await self.gateway(scope, receive, send)
+            await self._serve(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One service call with what the app's middleware gives every request: a request id
+        (context and `X-Request-Id`), the security headers and the access log line."""
+        request_id = request_id_for(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
         scope["app"] = self.owner
-        response = await gateway(Request(scope, receive))
-        await response(scope, receive, send)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await gateway(Request(scope, receive))
+            status = response.status_code
+            response.raw_headers = with_security_headers(
+                with_request_id(response.raw_headers, request_id)
+            )
+            await response(scope, receive, send)
+        finally:
+            log_request(scope, status, started)
+            request_id_var.reset(token)
 
 
 async def gateway(request: Request) -> Response:

@@ -47,6 +47,7 @@ PROVIDER_AGENCY = "kemendukbangga"
 OTHER_AGENCY = "kemenpora"
 PURPOSE = "bansos-eligibility"
 MANDATE_PURPOSE = "bansos-verification"
+LIMITED_PER_MINUTE = 3
 
 
 def raw_public(private: Ed25519PrivateKey) -> bytes:
@@ -165,6 +166,7 @@ class World:
     consumer: str  # X-Road client id
     consumer_signed: str
     consumer_other: str  # a subsystem without rights
+    consumer_limited: str  # a subsystem allowed LIMITED_PER_MINUTE calls a minute
     consumer_key: tuple[str, Ed25519PrivateKey]
     tokens: dict[str, str]
     services: dict[str, str]  # name -> X-Road service id
@@ -259,6 +261,12 @@ def build_world(
             cons, f"CS{run}", oidc_client(cons.id, "consumer_signed"), require_signature=True
         )
         c3 = subsystem(other, f"CO{run}", oidc_client(other.id, "consumer_other"))
+        c4 = subsystem(
+            cons,
+            f"CL{run}",
+            oidc_client(cons.id, "consumer_limited"),
+            rate_limit_per_minute=LIMITED_PER_MINUTE,
+        )
         p1 = subsystem(prov, f"P{run}", None)
         p2 = subsystem(prov, f"PS{run}", None, require_signature=True)
         session.add(
@@ -300,7 +308,7 @@ def build_world(
             row = ExchangeService(subsystem_id=provider.id, service_code=name, **extra)
             session.add(row)
             session.flush()
-            for client in (c1, c2):
+            for client in (c1, c2, c4):
                 session.add(AccessRight(service_id=row.id, client_subsystem_id=client.id))
             if name == "persons":
                 session.add(
@@ -340,6 +348,7 @@ def build_world(
             "consumer": client_id_text(instance, c1),
             "consumer_signed": client_id_text(instance, c2),
             "consumer_other": client_id_text(instance, c3),
+            "consumer_limited": client_id_text(instance, c4),
         }
     tokens = {}
     for name, (client_id, secret) in secrets_by.items():
@@ -356,6 +365,7 @@ def build_world(
         consumer=ids["consumer"],
         consumer_signed=ids["consumer_signed"],
         consumer_other=ids["consumer_other"],
+        consumer_limited=ids["consumer_limited"],
         consumer_key=consumer_key,
         tokens=tokens,
         services=services,

@@ -386,6 +386,21 @@ def test_provider_down_opens_the_breaker(world: World) -> None:
     assert response.status_code == 503
 
 
+def test_a_consumer_over_its_rate_limit_is_refused_and_logged(world: World) -> None:
+    from tests.exchange._gateway_support import LIMITED_PER_MINUTE
+
+    headers = [world.headers("consumer_limited") for _ in range(LIMITED_PER_MINUTE + 2)]
+    answers = [httpx.get(world.url("open", "/echo"), headers=h) for h in headers]
+    assert [a.status_code for a in answers] == [200] * LIMITED_PER_MINUTE + [429, 429]
+    refused = answers[-1]
+    body = _refused(refused, world, "Client.RateLimited", 429)
+    assert world.consumer_limited in body["message"]
+    assert "retry in" in body["message"]
+    _logged(world, refused, "Client.RateLimited")
+    # another consumer of the same agency keeps its own count
+    assert httpx.get(world.url("open", "/echo"), headers=world.headers()).status_code == 200
+
+
 def test_metrics_count_calls_per_service(world: World) -> None:
     httpx.get(world.url("open", "/echo"), headers=world.headers())
     text = httpx.get(f"{world.gateway}/metrics").text
