@@ -1,10 +1,12 @@
 """Forwarding a call to a provider's backend with httpx: pooled clients, timeouts, size limits,
 retries only where safe.
 
-- Pooled httpx transports per event loop, reused (keep-alive). Requests go to the transport
-  itself, not through an `httpx.AsyncClient`: the gateway builds each request whole, and a
-  client's own layers (cookie jar, redirects, auth, event hooks) cost a third more CPU per
-  call. Nothing follows redirects (X-Road passes 3xx through unmodified).
+- One pooled httpx transport per event loop, reused (keep-alive): `backend_http.py`, HTTP/1.1
+  on an asyncio protocol with httptools' parser (httpcore + h11 cost a fifth of a call's CPU).
+  Requests go to the transport itself, not through an `httpx.AsyncClient`: the gateway builds
+  each request whole, and a client's own layers (cookie jar, redirects, auth, event hooks)
+  cost a third more CPU per call. Nothing follows redirects (X-Road passes 3xx through
+  unmodified).
 - The whole exchange with the backend is bounded by the service's `timeout_ms`; connecting by
   `CONNECT_TIMEOUT` (or less).
 - Only idempotent methods are retried, and only when the connection could not be made
@@ -15,7 +17,6 @@ retries only where safe.
   `RESOLVE_TTL` seconds per host, so calls on the hot path do no DNS lookup), every address is
   checked, and the connection is made to the checked one (no second lookup to rebind).
   TLS still verifies the host name, and keep-alive connections are pooled per host name.
-- Connections use asyncio's streams directly (`aio_stream.py`), not httpcore's anyio layer.
 """
 
 from __future__ import annotations
@@ -24,26 +25,15 @@ import asyncio
 import ipaddress
 import json
 import ssl
-import sys
 import time
 import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import httpcore
 import httpx
 
 from satu.exchange import urlguard
-from satu.exchange.aio_stream import AsyncioBackend
+from satu.exchange.backend_http import BackendTransport
 from satu.exchange.xroad import XRoadError
-
-try:
-    import sniffio  # noqa: F401
-except ImportError:
-    # httpcore tries `import sniffio` on every request; when it is not installed, each try
-    # searches sys.path on disk. Remember the miss (the import fails the same way, at once).
-    sys.modules.setdefault("sniffio", None)  # type: ignore[assignment]
 
 CONNECT_TIMEOUT = 3.0
 RETRIES = 2
@@ -134,95 +124,35 @@ async def _resolve(name: str, port: int) -> list[urlguard.IPAddress]:
     try:
         addresses = await loop.run_in_executor(None, urlguard.resolve, name, port)
     except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"the host name does not resolve ({exc})") from None
+        raise httpx.ConnectError(f"the host name does not resolve ({exc})") from None
     if not addresses:
-        raise httpcore.ConnectError("the host name has no address")
+        raise httpx.ConnectError("the host name has no address")
     if len(_resolved) >= RESOLVE_CACHE_MAX:
         _resolved.clear()
     _resolved[(name, port)] = (now + RESOLVE_TTL, addresses)
     return addresses
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, connecting only to addresses urlguard allows."""
+MAX_CONNECTIONS = 256  # calls in flight to backends per event loop (worker); more wait
+MAX_KEEPALIVE = 128  # idle connections kept per backend origin
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Connect to the checked address of host (TLS, if any, still verifies host's name)."""
-        address = await vetted_address(host, port)
-        return await self._inner.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.AsyncNetworkStream:
-        """Never used by the gateway."""
-        raise httpcore.ConnectError("unix sockets are not used")
-
-    async def sleep(self, seconds: float) -> None:
-        """As the wrapped backend."""
-        await self._inner.sleep(seconds)
-
-
-def _guarded_transport(tls: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(verify=tls, limits=limits, trust_env=False)
-    pool = transport._pool  # httpx offers no public way to set httpcore's network backend
-    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(
-        pool, "_network_backend"
-    ):  # pragma: no cover - a changed httpx/httpcore must not silently drop the guard
-        raise RuntimeError("cannot install the exchange's address guard on httpx's pool")
-    pool._network_backend = _GuardedBackend(AsyncioBackend())
-    return transport
-
-
-# httpcore checks every pooled connection on each request (a poll per idle connection), so
-# a big pool costs O(connections) per call: the connections are spread over SHARDS clients.
-SHARDS = 8
-MAX_CONNECTIONS = 256  # per event loop, over all shards
-MAX_KEEPALIVE = 128
-
-
-class _Shards:
-    def __init__(self) -> None:
-        limits = httpx.Limits(
-            max_connections=MAX_CONNECTIONS // SHARDS,
-            max_keepalive_connections=MAX_KEEPALIVE // SHARDS,
-        )
-        tls = ssl.create_default_context()  # one context (CA bundle loaded once) for all shards
-        self.transports = [_guarded_transport(tls, limits) for _ in range(SHARDS)]
-        self.turn = 0
-
-    def next(self) -> httpx.AsyncHTTPTransport:
-        self.turn = (self.turn + 1) % SHARDS
-        return self.transports[self.turn]
-
-
-_transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shards] = (
+_transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BackendTransport] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def http_transport() -> httpx.AsyncHTTPTransport:
-    """A pooled transport of the running event loop (keep-alive; shards taken in turn)."""
+def http_transport() -> BackendTransport:
+    """The pooled transport of the running event loop (keep-alive, guarded addresses)."""
     loop = asyncio.get_running_loop()
-    shards = _transports.get(loop)
-    if shards is None:
-        shards = _transports[loop] = _Shards()
-    return shards.next()
+    transport = _transports.get(loop)
+    if transport is None:
+        transport = _transports[loop] = BackendTransport(
+            connect=vetted_address,
+            tls=ssl.create_default_context(),
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive=MAX_KEEPALIVE,
+        )
+    return transport
 
 
 @dataclass

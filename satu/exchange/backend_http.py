@@ -1,0 +1,406 @@
+"""HTTP/1.1 to providers' backends: an httpx transport on an asyncio protocol, parsed by
+httptools (llhttp, the parser uvicorn serves Satu with).
+
+Why not httpx's default transport (httpcore + h11): on the gateway's hot path it was the
+largest single cost of a call, about a fifth of the gateway's CPU, in pure-Python parsing
+(h11), per-request polls of every pooled connection, and anyio locks. This transport keeps
+httpx's interface (`httpx.Request` in, `httpx.Response` with a streamed body out, httpx's
+exception types) and does the least HTTP/1.1 needs:
+
+- Keep-alive connections per origin (scheme, host, port), newest first; a connection the
+  server closed is known at once (asyncio tells the protocol), so nothing is polled. Idle
+  connections expire after `keepalive_expiry`; at most `max_keepalive` idle ones per origin.
+- At most `max_connections` requests in flight per transport; more wait (the `pool` timeout).
+- Connections go only where `connect(host, port)` says (the gateway's SSRF guard gives the
+  checked address); TLS verifies the certificate and the host name with the given context.
+- Timeouts from the request's `timeout` extension: connect, write, read (each wait for the
+  answer's data), pool, raised as httpx's ConnectTimeout, WriteTimeout, ReadTimeout,
+  PoolTimeout.
+- The request head is checked before it is sent: the method and header names are tokens, no
+  CR, LF or NUL in the target or a value (no header injection), and the body goes with a
+  `Content-Length` (bodies are read whole first; the gateway's are).
+- The answer's head is bounded (`MAX_HEAD_BYTES`, `MAX_HEADER_LINES`); a malformed answer, an
+  upgrade or a second answer nobody asked for is a RemoteProtocolError and the connection is
+  dropped. Informational (1xx) answers are skipped. An answer to HEAD ends at its head (and its
+  connection is not reused). A body without length ends when the server closes.
+- Reading pauses while more than `READ_HIGH_WATER` bytes wait unread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httptools
+import httpx
+
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADER_LINES = 200
+READ_HIGH_WATER = 256 * 1024
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+Origin = tuple[str, str, int]  # scheme, host, port
+Connect = Callable[[str, int], Awaitable[str]]  # (host, port) -> the address to connect to
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: one request at a time, the answer parsed as it arrives."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.reusable = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._in_flight = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._begin(head_only=False)
+
+    def _begin(self, *, head_only: bool) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_done = False
+        self.complete = False
+        self.error: Exception | None = None
+        self._head_only = head_only
+        self._head_bytes = 0
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self._informational = False
+        self._ends_at_close = False
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_flight:
+            self.close()  # the server spoke out of turn: nothing of it can be trusted
+            return
+        if not self.head_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(httpx.RemoteProtocolError("the answer's head is too large"))
+                return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("the server switched protocols"))
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, httpx.RemoteProtocolError):
+                self._fail(cause)
+            else:
+                self._fail(httpx.RemoteProtocolError(f"malformed answer ({exc})"))
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.reusable = False
+        if self._in_flight and not self.complete and self.error is None:
+            if self.head_done and self._ends_at_close and exc is None:
+                self.complete = True
+            elif exc is not None:
+                self.error = httpx.ReadError(f"the connection broke ({exc})")
+            elif self.head_done:
+                self.error = httpx.RemoteProtocolError("the server closed before the answer ended")
+            else:
+                self.error = httpx.RemoteProtocolError("the server closed without answering")
+        self._wake()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    # --- httptools callbacks -----------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self.headers) >= MAX_HEADER_LINES:
+            raise httpx.RemoteProtocolError("the answer has too many header lines")
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self.complete and not self._head_only:
+            raise httpx.RemoteProtocolError("the server sent an answer nobody asked for")
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            self._informational = True  # e.g. 103 Early Hints: the real answer follows
+            self.headers = []
+            return
+        self.status = status
+        self.head_done = True
+        self.reusable = self._parser.should_keep_alive() and not self._head_only
+        names = {name.lower() for name, _ in self.headers}
+        self._ends_at_close = (
+            b"content-length" not in names
+            and b"transfer-encoding" not in names
+            and status not in (204, 304)
+        )
+        if self._head_only:
+            self.complete = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        if self._head_only:
+            return
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > READ_HIGH_WATER and not self._paused and self.transport:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            self._head_bytes = 0
+            return
+        if self.complete and not self._head_only:
+            self._fail(httpx.RemoteProtocolError("the server sent an answer nobody asked for"))
+            return
+        self.complete = True
+        self._wake()
+
+    # --- used by the transport ---------------------------------------------------------
+
+    def send(self, data: bytes, *, head_only: bool) -> None:
+        """Start a request: its head and body bytes."""
+        assert self.transport is not None
+        self._begin(head_only=head_only)
+        self._in_flight = True
+        self.transport.write(data)
+
+    async def drained(self) -> None:
+        """Until the request's bytes are handed to the kernel (flow control)."""
+        if self._writable is not None:
+            await self._writable
+        if self.closed and self.error is not None:
+            raise self.error
+
+    async def wait(self) -> None:
+        """Until there is news: the head, body bytes, the end, or an error."""
+        if self.error is not None:
+            raise self.error
+        self._waiter = self.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        if self.error is not None:
+            raise self.error
+
+    def take(self) -> bytes:
+        """The body bytes received so far (b"" when none wait)."""
+        if not self._chunks:
+            return b""
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def finish(self) -> None:
+        """The caller is done with the answer."""
+        self._in_flight = False
+        if not self.complete or self.error is not None:
+            self.reusable = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+        self.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+class _Body(httpx.AsyncByteStream):
+    """An answer's body as it arrives; closing it gives the connection back (or drops it)."""
+
+    def __init__(
+        self,
+        owner: BackendTransport,
+        origin: Origin,
+        conn: _Connection,
+        read_timeout: float | None,
+    ) -> None:
+        self._owner = owner
+        self._origin = origin
+        self._conn = conn
+        self._read_timeout = read_timeout
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        while True:
+            data = conn.take()
+            if data:
+                yield data
+                continue
+            if conn.complete:
+                return
+            await _timed(conn.wait(), self._read_timeout, httpx.ReadTimeout)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._owner._give_back(self._origin, self._conn)
+
+
+async def _timed(step: Awaitable[Any], seconds: float | None, error: type[Exception]) -> Any:
+    if seconds is None:
+        return await step
+    try:
+        async with asyncio.timeout(seconds):
+            return await step
+    except TimeoutError:
+        raise error(f"timed out after {seconds:g} s") from None
+
+
+class BackendTransport(httpx.AsyncBaseTransport):
+    """Keep-alive HTTP/1.1 to backends, for one event loop (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        connect: Connect,
+        tls: ssl.SSLContext,
+        max_connections: int = 256,
+        max_keepalive: int = 128,
+        keepalive_expiry: float = 5.0,
+    ) -> None:
+        self._connect = connect
+        self._tls = tls
+        self._slots = asyncio.Semaphore(max_connections)
+        self._max_keepalive = max_keepalive
+        self._expiry = keepalive_expiry
+        self._idle: dict[Origin, list[_Connection]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request on a pooled or new connection; the answer, its body streamed."""
+        url = request.url
+        if url.scheme not in ("http", "https") or not url.host:
+            raise httpx.UnsupportedProtocol(f"cannot send to {url.scheme}://")
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        data = request_bytes(request, body)
+        await _timed(self._slots.acquire(), timeouts.get("pool"), httpx.PoolTimeout)
+        conn: _Connection | None = None
+        try:
+            conn = await self._connection(origin, timeouts.get("connect"))
+            conn.send(data, head_only=request.method == "HEAD")
+            await _timed(conn.drained(), timeouts.get("write"), httpx.WriteTimeout)
+            while not conn.head_done:
+                await _timed(conn.wait(), timeouts.get("read"), httpx.ReadTimeout)
+        except BaseException:
+            if conn is not None:
+                conn.finish()
+                conn.close()
+            self._slots.release()
+            raise
+        return httpx.Response(
+            conn.status,
+            headers=conn.headers,
+            stream=_Body(self, origin, conn, timeouts.get("read")),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def _connection(self, origin: Origin, timeout: float | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        idle = self._idle.get(origin)
+        now = loop.time()
+        while idle:
+            conn = idle.pop()
+            if conn.reusable and not conn.closed and now - conn.idle_since < self._expiry:
+                return conn
+            conn.close()
+        scheme, host, port = origin
+        try:
+            address = await _timed(self._connect(host, port), timeout, httpx.ConnectTimeout)
+            tls = self._tls if scheme == "https" else None
+            _, conn = await _timed(
+                loop.create_connection(
+                    lambda: _Connection(loop),
+                    address,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                ),
+                timeout,
+                httpx.ConnectTimeout,
+            )
+        except (OSError, ssl.SSLError, ssl.CertificateError) as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
+        return conn
+
+    def _give_back(self, origin: Origin, conn: _Connection) -> None:
+        conn.finish()
+        idle = self._idle.setdefault(origin, [])
+        if conn.reusable and not conn.closed and len(idle) < self._max_keepalive:
+            conn.idle_since = conn.loop.time()
+            idle.append(conn)
+        else:
+            conn.close()
+        self._slots.release()
+
+    async def aclose(self) -> None:
+        """Close every idle connection."""
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
+
+
+def request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """The request as sent: head and body. LocalProtocolError when a part would not be one
+    HTTP/1.1 request (header injection, a method or name that is not a token)."""
+    method = request.method.encode("ascii")
+    target = request.url.raw_path
+    if not _TOKEN.match(method) or b" " in target or not target:
+        raise httpx.LocalProtocolError("the method or target cannot be sent")
+    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+    lines = 0
+    for name, value in request.headers.raw:
+        lowered = name.lower()
+        if lowered in (b"content-length", b"transfer-encoding"):
+            continue
+        if not _TOKEN.match(name):
+            raise httpx.LocalProtocolError("a header name is not a token")
+        parts += [name, b": ", value, b"\r\n"]
+        lines += 1
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        parts.append(b"content-length: %d\r\n" % len(body))
+        lines += 1
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    breaks = lines + 2
+    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or b"\0" in head:
+        raise httpx.LocalProtocolError("a header value holds CR, LF or NUL")
+    return head + body
