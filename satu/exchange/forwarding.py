@@ -268,17 +268,18 @@ def check_answer(answer: BackendAnswer, *, service: str) -> None:
             ) from None
 
 
-def forwarded_headers(lines: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The consumer's headers that go on to the backend (filtered per X-Road PR-REST 4.3)."""
-    out = []
-    for raw_name, raw_value in lines:
-        name = raw_name.decode("latin-1").lower()
-        if name in REQUEST_DROP:
-            continue
-        out.append((name, raw_value.decode("latin-1")))
-    return out
+_REQUEST_DROP_RAW = frozenset(name.encode() for name in REQUEST_DROP)
 
 
-def answer_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
-    """The backend's headers that go back to the consumer."""
-    return [(k.lower(), v) for k, v in headers.multi_items() if k.lower() not in RESPONSE_DROP]
+def forwarded_headers(lines: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The consumer's header lines that go on to the backend (filtered per X-Road PR-REST 4.3)."""
+    return [(name, value) for name, value in lines if name.lower() not in _REQUEST_DROP_RAW]
+
+
+_RESPONSE_DROP_RAW = frozenset(name.encode() for name in RESPONSE_DROP)
+
+
+def answer_headers(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    """The backend's header lines that go back to the consumer (names in lower case)."""
+    lines = [(name.lower(), value) for name, value in headers.raw]
+    return [line for line in lines if line[0] not in _RESPONSE_DROP_RAW]

@@ -187,10 +187,7 @@ def _answer(answer: BackendAnswer, headers: httpx.Headers) -> Response:
     """The consumer's answer, with every header line (repeated ones too) as sealed."""
     response = Response(content=answer.body, status_code=answer.status)
     length = [line for line in response.raw_headers if line[0] == b"content-length"]
-    response.raw_headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in headers.multi_items()
-    ] + length
+    response.raw_headers = [(name.lower(), value) for name, value in headers.raw] + length
     return response
 
 
@@ -254,8 +251,8 @@ def _seal(
         _check_provider_signature(session, state, provider, answer)
     _check_echo(call, answer, signed=provider.require_signature)
     key_id, private_key = state.hosted_key(session, provider.member_class, provider.member_code)
-    headers = httpx.Headers(answer_headers(answer.headers))
-    headers.update(xroad_headers(call))
+    ours = [(name.encode(), value.encode()) for name, value in xroad_headers(call).items()]
+    headers = httpx.Headers(answer_headers(answer.headers) + ours)
     sig.sign_response(
         headers, status=answer.status, key_id=key_id, private_key=private_key, body=answer.body
     )

@@ -26,6 +26,10 @@ from satu.exchange.schemas import OperationInfo, ServiceInfo, SubsystemInfo
 from satu.exchange.xroad import BadIdentifier, ServiceId, XRoadError, split_service_path
 from satu.identity import service as identity
 
+# Set by the gateway on the forwarded request (the consumer's own values are replaced).
+_OURS = frozenset(
+    {b"x-road-client", b"x-road-service", b"x-road-id", b"x-road-request-id", b"x-road-purpose"}
+)
 _XROAD_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
 
 
@@ -183,14 +187,17 @@ def _consumer_signature(
 def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Request:
     """The request to the backend, signed with the consumer member's hosted key."""
     assert call.consumer is not None and call.service is not None
-    headers = httpx.Headers(forwarded_headers(call.raw_headers))
-    headers["x-road-client"] = call.consumer.xroad_id
-    headers["x-road-service"] = call.service.xroad_id
-    headers["x-road-id"] = call.transaction_id
-    headers["x-road-request-id"] = call.request_id
-    headers["x-road-purpose"] = call.purpose
-    if "accept-encoding" not in headers:
-        headers["accept-encoding"] = "identity"
+    ours = [
+        (b"x-road-client", call.consumer.xroad_id.encode()),
+        (b"x-road-service", call.service.xroad_id.encode()),
+        (b"x-road-id", call.transaction_id.encode()),
+        (b"x-road-request-id", call.request_id.encode()),
+        (b"x-road-purpose", call.purpose.encode()),
+    ]
+    headers = [line for line in forwarded_headers(call.raw_headers) if line[0].lower() not in _OURS]
+    if not any(name.lower() == b"accept-encoding" for name, _ in headers):
+        ours.append((b"accept-encoding", b"identity"))
+    headers += ours
     url = backend_url(call.service.base_url, call.rest_path, call.query)
     try:
         outgoing = httpx.Request(call.method, url, headers=headers, content=call.body)
