@@ -85,11 +85,20 @@ class _Connection(asyncio.Protocol):
         if not self._in_flight:
             self.close()  # the server spoke out of turn: nothing of it can be trusted
             return
-        if not self.head_done:
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
+        while not self.head_done and data:  # only the head is bounded; its body may follow
+            room = MAX_HEAD_BYTES - self._head_bytes
+            if room <= 0:
                 self._fail(httpx.RemoteProtocolError("the answer's head is too large"))
                 return
+            part, data = data[:room], data[room:]
+            self._head_bytes += len(part)
+            if not self._feed(part):
+                return
+        if data:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> bool:
+        """Parse the bytes; False when the answer failed (the connection is then closed)."""
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -100,6 +109,7 @@ class _Connection(asyncio.Protocol):
                 self._fail(cause)
             else:
                 self._fail(httpx.RemoteProtocolError(f"malformed answer ({exc})"))
+        return self.error is None
 
     def eof_received(self) -> bool:
         return False  # close the transport: connection_lost follows
