@@ -281,12 +281,15 @@ def main() -> None:
             return (await client.get(f"{gateway_url}/healthz")).status_code == 200
 
         cpu: dict[str, float] = {}
+        client_cpu: dict[str, float] = {}
 
         async def timed_load(name: str, call: Any, server: Any) -> Result:
             """A throughput phase, noting the server's CPU seconds per call."""
-            before = cpu_seconds(server)
+            before, client_before = cpu_seconds(server), time.process_time()
             result = await run_load(name, call, concurrency=args.concurrency, seconds=args.seconds)
-            cpu[name] = (cpu_seconds(server) - before) / max(1, result.requests)
+            calls = max(1, result.requests)
+            cpu[name] = (cpu_seconds(server) - before) / calls
+            client_cpu[name] = (time.process_time() - client_before) / calls
             return result
 
         async def measure() -> tuple[Result, ...]:
@@ -315,6 +318,7 @@ def main() -> None:
                 f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"
                 f"  p50 {r.percentile(0.5):6.1f} ms  p99 {r.percentile(0.99):6.1f} ms"
                 f"  server CPU {cpu[r.name] * 1000:.2f} ms/call"
+                f"  (load client {client_cpu[r.name] * 1000:.2f})"
             )
         ratio = rps_gateway.rps / rps_direct.rps if rps_direct.rps else 0.0
         print(f"  ratio    {ratio:8.2f}  (target >= 0.5)")

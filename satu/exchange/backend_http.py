@@ -85,6 +85,10 @@ class _Connection(asyncio.Protocol):
         if not self._in_flight:
             self.close()  # the server spoke out of turn: nothing of it can be trusted
             return
+        if self.head_done or self._head_bytes + len(data) <= MAX_HEAD_BYTES:
+            self._head_bytes += 0 if self.head_done else len(data)
+            self._feed(data)
+            return
         while not self.head_done and data:  # only the head is bounded; its body may follow
             room = MAX_HEAD_BYTES - self._head_bytes
             if room <= 0:
@@ -140,14 +144,16 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks -----------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete and not self._head_only:
+            raise httpx.RemoteProtocolError("the server sent an answer nobody asked for")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         if len(self.headers) >= MAX_HEADER_LINES:
             raise httpx.RemoteProtocolError("the answer has too many header lines")
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.complete and not self._head_only:
-            raise httpx.RemoteProtocolError("the server sent an answer nobody asked for")
         status = self._parser.get_status_code()
         if 100 <= status < 200:
             self._informational = True  # e.g. 103 Early Hints: the real answer follows
@@ -180,9 +186,6 @@ class _Connection(asyncio.Protocol):
         if self._informational:
             self._informational = False
             self._head_bytes = 0
-            return
-        if self.complete and not self._head_only:
-            self._fail(httpx.RemoteProtocolError("the server sent an answer nobody asked for"))
             return
         self.complete = True
         self._wake()
