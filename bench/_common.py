@@ -122,8 +122,10 @@ async def run_load(
     concurrency: int,
     seconds: float,
     warmup: float = 1.0,
+    on_start: Callable[[], None] | None = None,
 ) -> Result:
-    """Call `call` from `concurrency` workers for `seconds` (after a warm-up); ok = True."""
+    """Call `call` from `concurrency` workers for `seconds` (after a warm-up); ok = True.
+    `on_start` is called when the warm-up ends and the measured calls begin."""
     result = Result(name)
     # One small pool per 4 workers: httpcore polls every pooled connection on each request.
     shards = max(1, concurrency // 4)
@@ -134,6 +136,8 @@ async def run_load(
         end_warmup = time.perf_counter() + warmup
         while time.perf_counter() < end_warmup:
             await call(clients[0])
+        if on_start is not None:
+            on_start()
         started = time.perf_counter()
         stop = started + seconds
 

@@ -32,7 +32,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -198,6 +197,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
+        "--rounds", type=int, default=5, help="turns the throughput phases take, in slices"
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of the provider and of Satu"
     )
     parser.add_argument(
@@ -280,17 +282,35 @@ def main() -> None:
         async def call_floor(client: httpx.AsyncClient) -> bool:
             return (await client.get(f"{gateway_url}/healthz")).status_code == 200
 
-        cpu: dict[str, float] = {}
-        client_cpu: dict[str, float] = {}
+        phases = {
+            "direct": (call_direct, provider),
+            "healthz": (call_floor, gateway),
+            "gateway": (call_gateway, gateway),
+        }
+        totals = {name: Result(name) for name in phases}
+        cpu = dict.fromkeys(phases, 0.0)
+        client_cpu = dict.fromkeys(phases, 0.0)
 
-        async def timed_load(name: str, call: Any, server: Any) -> Result:
-            """A throughput phase, noting the server's CPU seconds per call."""
-            before, client_before = cpu_seconds(server), time.process_time()
-            result = await run_load(name, call, concurrency=args.concurrency, seconds=args.seconds)
-            calls = max(1, result.requests)
-            cpu[name] = (cpu_seconds(server) - before) / calls
-            client_cpu[name] = (time.process_time() - client_before) / calls
-            return result
+        async def timed_slice(name: str, seconds: float) -> None:
+            """One slice of a throughput phase, adding its calls and the CPU seconds they
+            cost the server under test and the load client."""
+            call, server = phases[name]
+            marks: list[float] = []
+            part = await run_load(
+                name,
+                call,
+                concurrency=args.concurrency,
+                seconds=seconds,
+                warmup=0.3,
+                on_start=lambda: marks.extend((cpu_seconds(server), time.process_time())),
+            )
+            cpu[name] += cpu_seconds(server) - marks[0]
+            client_cpu[name] += time.process_time() - marks[1]
+            total = totals[name]
+            total.requests += part.requests
+            total.errors += part.errors
+            total.seconds += part.seconds
+            total.latencies += part.latencies
 
         async def measure() -> tuple[Result, ...]:
             lat_direct = await run_load(
@@ -299,10 +319,17 @@ def main() -> None:
             lat_gateway = await run_load(
                 "gateway, 1 at a time", call_gateway, concurrency=1, seconds=args.seconds / 2
             )
-            rps_direct = await timed_load("direct", call_direct, provider)
-            rps_floor = await timed_load("healthz", call_floor, gateway)
-            rps_gateway = await timed_load("gateway", call_gateway, gateway)
-            return lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway
+            # Direct, healthz and gateway take turns in short slices, so that a change in
+            # the machine's speed during the run (other tenants, CPU clock) falls on all
+            # three alike instead of on whichever phase ran then.
+            for _ in range(args.rounds):
+                for name in phases:
+                    await timed_slice(name, args.seconds / args.rounds)
+            for name in phases:
+                calls = max(1, totals[name].requests)
+                cpu[name] /= calls
+                client_cpu[name] /= calls
+            return lat_direct, lat_gateway, totals["direct"], totals["healthz"], totals["gateway"]
 
         lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway = asyncio.run(measure())
         floor_ms = commit_floor(env)
@@ -312,7 +339,10 @@ def main() -> None:
             f"{args.gateway_workers or args.workers} Satu worker(s), "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f})"
         )
-        print(f"  concurrency {args.concurrency}, {args.seconds:.0f} s per phase")
+        print(
+            f"  concurrency {args.concurrency}, {args.seconds:.0f} s per phase "
+            f"(in {args.rounds} turns of {args.seconds / args.rounds:.1f} s)"
+        )
         for r in (rps_direct, rps_floor, rps_gateway):
             print(
                 f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"

@@ -55,6 +55,7 @@ def serve(
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        server_header=False,  # no need to tell the world which server software answers
         log_config=None,
     )
 

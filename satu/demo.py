@@ -344,7 +344,14 @@ def demo(
         # A person is watching: plain text, warnings and errors only (the links are above).
         settings = settings.model_copy(update={"log_json": False, "log_level": "WARNING"})
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_config=None)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            proxy_headers=True,
+            server_header=False,
+            log_config=None,
+        )
     finally:
         for server in servers:
             server.stop()

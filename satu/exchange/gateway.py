@@ -26,8 +26,9 @@ the event loop, and phase 4 shares one thread-pool hop with the calls committed 
 `GatewayDispatch` is the outermost layer of the app, outside FastAPI's and Starlette's own
 layers too (`SatuApp.build_middleware_stack`): a service call goes straight to the gateway,
 past FastAPI's routing (hundreds of page and API routes) and the page middleware (locale, CSRF
-cookies, body limits), which it does not need; it keeps the request id, the access log and the
-security headers, set on the answer itself rather than by wrapping layers. The /r1
+cookies, body limits), which it does not need; it keeps the request id, the access log and
+security headers (the API set: answers for programs), set on the answer itself rather than by
+wrapping layers. The /r1
 metaservices (`listMethods`, `allowedMethods`, `getOpenAPI`) and every other path go on to
 the app.
 """
@@ -51,6 +52,7 @@ from satu.core.auth import access_rule
 from satu.core.db import transaction
 from satu.core.logging import request_id_var
 from satu.core.middleware import (
+    API_SECURITY_HEADERS,
     log_request,
     request_id_for,
     with_request_id,
@@ -148,7 +150,7 @@ class GatewayDispatch:
             response = await gateway(Request(scope, receive))
             status = response.status_code
             response.raw_headers = with_security_headers(
-                with_request_id(response.raw_headers, request_id)
+                with_request_id(response.raw_headers, request_id), API_SECURITY_HEADERS
             )
             await response(scope, receive, send)
         finally:

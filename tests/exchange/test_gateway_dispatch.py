@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from satu.core.auth import access_of
-from satu.core.middleware import SECURITY_HEADERS
+from satu.core.middleware import API_SECURITY_HEADERS
 from satu.exchange import gateway
 from satu.exchange.gateway import GatewayDispatch
 from tests.exchange._gateway_support import World, running_world
@@ -72,7 +72,7 @@ def test_answers_keep_request_ids_and_security_headers_and_set_no_cookies(world:
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == "trace-42"
-    for name, value in SECURITY_HEADERS:
+    for name, value in API_SECURITY_HEADERS:  # an answer for a program, not a browser
         assert response.headers[name.decode()] == value.decode()
     assert "set-cookie" not in response.headers  # no page middleware (CSRF, locale) ran
     # an unsafe incoming id is replaced, never echoed
