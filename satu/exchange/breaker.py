@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
@@ -31,6 +32,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from satu.core.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
+MAX_METRIC_CHILDREN = 10_000  # cached label children (services x outcomes)
 
 FAILURE_THRESHOLD = int(os.environ.get("SATU_EXCHANGE_BREAKER_FAILURES", "5"))
 COOL_DOWN = float(os.environ.get("SATU_EXCHANGE_BREAKER_COOL_DOWN", "30"))
@@ -226,9 +228,29 @@ class GatewayMetrics:
             registry=registry,
         )
 
+        # labelled children, looked up once (`labels()` validates and locks on every call)
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= MAX_METRIC_CHILDREN:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, *, service: str, outcome: str, seconds: float) -> None:
         """Record one call."""
-        self.calls.labels(service, "ok" if outcome == "ok" else "error").inc()
+        self._child(self.calls, service, "ok" if outcome == "ok" else "error").inc()
         if outcome != "ok":
-            self.errors.labels(service, outcome).inc()
-        self.latency.labels(service).observe(seconds)
+            self._child(self.errors, service, outcome).inc()
+        self._child(self.latency, service).observe(seconds)
+
+    def breaker(self, service: str, *, is_open: bool) -> None:
+        """Record whether the service's circuit breaker is open."""
+        self._child(self.breaker_open, service).set(1 if is_open else 0)
+
+    def provider_answered(self, service: str, seconds: float) -> None:
+        """Record how long the provider took to answer."""
+        self._child(self.provider_latency, service).observe(seconds)

@@ -178,8 +178,8 @@ async def forward(
 ) -> BackendAnswer:
     """Send the request to the backend and read its answer; XRoadError on every failure."""
     seconds = max(timeout_ms, 1) / 1000
-    timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
-    request.extensions["timeout"] = timeout.as_dict()
+    # The whole exchange is bounded below (one timer); the transport bounds connecting.
+    request.extensions["timeout"] = {"connect": min(CONNECT_TIMEOUT, seconds)}
     transport = http_transport()
     loop = asyncio.get_running_loop()
     started = loop.time()

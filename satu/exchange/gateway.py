@@ -214,7 +214,7 @@ async def _forward(state: GatewayState, call: Call) -> BackendAnswer:
     assert call.service is not None and call.outgoing is not None
     key = call.service.xroad_id
     if not state.breakers.allow(key):
-        state.metrics.breaker_open.labels(key).set(1)
+        state.metrics.breaker(key, is_open=True)
         raise XRoadError(
             "Server.ServerProxy.ServiceUnavailable",
             f"The provider of {key} is failing; calls are paused for a while (circuit open).",
@@ -236,8 +236,8 @@ async def _forward(state: GatewayState, call: Call) -> BackendAnswer:
         state.breakers.failure(key)
     else:
         state.breakers.success(key)
-    state.metrics.breaker_open.labels(key).set(0)
-    state.metrics.provider_latency.labels(key).observe(answer.seconds)
+    state.metrics.breaker(key, is_open=False)
+    state.metrics.provider_answered(key, answer.seconds)
     return answer
 
 
