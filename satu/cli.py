@@ -56,6 +56,7 @@ def serve(
         reload=reload,
         proxy_headers=True,
         server_header=False,  # no need to tell the world which server software answers
+        access_log=False,  # Satu logs each request itself (request id, route template)
         log_config=None,
     )
 

@@ -350,6 +350,7 @@ def demo(
             port=port,
             proxy_headers=True,
             server_header=False,
+            access_log=False,
             log_config=None,
         )
     finally:

@@ -34,10 +34,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def incoming_request_id(scope: Scope) -> str | None:
+    """The caller's `X-Request-Id` when it is safe to keep (else None)."""
+    incoming = _header(scope, b"x-request-id")
+    return incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else None
+
+
 def request_id_for(scope: Scope) -> str:
     """The request's id: a safe incoming `X-Request-Id`, else a new one."""
-    incoming = _header(scope, b"x-request-id")
-    return incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming_request_id(scope) or uuid.uuid4().hex
 
 
 HeaderLines = list[tuple[bytes, bytes]]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,8 +54,8 @@ from satu.core.db import transaction
 from satu.core.logging import request_id_var
 from satu.core.middleware import (
     API_SECURITY_HEADERS,
+    incoming_request_id,
     log_request,
-    request_id_for,
     with_request_id,
     with_security_headers,
 )
@@ -139,29 +140,35 @@ class GatewayDispatch:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One service call with what the app's middleware gives every request: a request id
-        (context and `X-Request-Id`), the security headers and the access log line."""
-        request_id = request_id_for(scope)
+        for the logs, the security headers and the access log line. The call's
+        X-Road-Request-Id is its request id, unless the consumer sent an `X-Request-Id` of its
+        own: that one is logged and echoed (the answer carries no other)."""
+        xroad_request_id = str(uuid.uuid4())
+        incoming = incoming_request_id(scope)
+        request_id = incoming or xroad_request_id
         scope.setdefault("state", {})["request_id"] = request_id
         scope["app"] = self.owner
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
         try:
-            response = await gateway(Request(scope, receive))
+            response = await gateway(Request(scope, receive), request_id=xroad_request_id)
             status = response.status_code
-            response.raw_headers = with_security_headers(
-                with_request_id(response.raw_headers, request_id), API_SECURITY_HEADERS
-            )
+            headers = response.raw_headers
+            if incoming is not None:
+                headers = with_request_id(headers, incoming)
+            response.raw_headers = with_security_headers(headers, API_SECURITY_HEADERS)
             await response(scope, receive, send)
         finally:
             log_request(scope, status, started)
             request_id_var.reset(token)
 
 
-async def gateway(request: Request) -> Response:
-    """Carry one X-Road REST call to the provider's backend and its answer back."""
+async def gateway(request: Request, *, request_id: str | None = None) -> Response:
+    """Carry one X-Road REST call to the provider's backend and its answer back
+    (`request_id`: the call's X-Road-Request-Id, else a new one)."""
     state = gateway_state(request.app)
-    call = new_call(request)
+    call = new_call(request, request_id=request_id)
     try:
         await read_body(request, call)
         await _phase(state, check_call, request, call)

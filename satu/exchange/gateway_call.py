@@ -54,8 +54,8 @@ class Call:
         return self.service.xroad_id if self.service is not None else "unknown"
 
 
-def new_call(request: Request) -> Call:
-    """The call as received (nothing checked yet)."""
+def new_call(request: Request, *, request_id: str | None = None) -> Call:
+    """The call as received (nothing checked yet); `request_id`: its X-Road-Request-Id."""
     scope = request.scope
     raw_path = scope.get("raw_path") or scope["path"].encode()
     target = raw_path.decode("latin-1")
@@ -71,6 +71,7 @@ def new_call(request: Request) -> Call:
         headers=sig.Fields.from_raw(raw_headers),
         raw_headers=raw_headers,
         query=query,
+        request_id=request_id or str(uuid.uuid4()),
     )
     call.transaction_id = request.headers.get("x-road-id") or str(uuid.uuid4())
     call.client_text = (request.headers.get("x-road-client") or "")[:300]

@@ -148,13 +148,30 @@ def _target_uri(url: str, method: str) -> str | None:
     return value if _PLAIN.match(value) and " " not in value else None
 
 
-def _field_value(headers: httpx.Headers, name: str) -> str | None:
-    value = ", ".join(normalize_header_value(v) for v in headers.get_list(name))
+def _field_values(headers: httpx.Headers) -> dict[str, list[str]]:
+    """Each header's values by lower-case name, in one pass."""
+    values: dict[str, list[str]] = {}
+    for name, value in headers.multi_items():
+        values.setdefault(name, []).append(value)
+    return values
+
+
+def _field_value(values: dict[str, list[str]], name: str) -> str | None:
+    value = ", ".join(normalize_header_value(v) for v in values[name])
     return value if _PLAIN_FIELD.match(value) and "\n" not in value else None
+
+
+def _drop_signature(headers: httpx.Headers, values: dict[str, list[str]]) -> None:
+    """Remove an earlier signature (the message is signed afresh)."""
+    for name in ("signature", "signature-input"):
+        if name in values:
+            del headers[name]
+            del values[name]
 
 
 def _fast_sign(
     headers: httpx.Headers,
+    values: dict[str, list[str]],
     derived: list[tuple[str, str]],
     fields: list[str],
     *,
@@ -171,7 +188,7 @@ def _fast_sign(
         return False
     lines = [f'"{name}": {value}' for name, value in derived]
     for name in fields:
-        value = _field_value(headers, name)
+        value = _field_value(values, name)
         if value is None:
             return False
         lines.append(f'"{name}": {value}')
@@ -230,12 +247,17 @@ def sign_request(
 
     `fast=False` signs through the library only (the fast path gives the same bytes).
     """
-    for name in [n for n in request.headers if n.lower() in ("signature", "signature-input")]:
-        del request.headers[name]
-    present = [f for f in REQUEST_FIELDS if f in request.headers]
+    headers = request.headers
+    if isinstance(headers, httpx.Headers):
+        values = _field_values(headers)
+        _drop_signature(headers, values)
+        present = [f for f in REQUEST_FIELDS if f in values]
+    else:
+        for name in [n for n in headers if n.lower() in ("signature", "signature-input")]:
+            del headers[name]
+        present = [f for f in REQUEST_FIELDS if f in headers]
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
-    headers = request.headers
     if fast and isinstance(headers, httpx.Headers):
         target = _target_uri(str(request.url), request.method)
         derived = [("@method", request.method), ("@target-uri", target or "")]
@@ -244,6 +266,7 @@ def sign_request(
             and _PLAIN.match(request.method)
             and _fast_sign(
                 headers,
+                values,
                 derived,
                 present,
                 key_id=key_id,
@@ -277,13 +300,14 @@ def sign_response(
     fast: bool = True,
 ) -> None:
     """Sign a response's headers in place (status and body given); `fast` as for requests."""
-    for name in [n for n in headers if n.lower() in ("signature", "signature-input")]:
-        del headers[name]
-    present = [f for f in RESPONSE_FIELDS if f in headers]
+    values = _field_values(headers)
+    _drop_signature(headers, values)
+    present = [f for f in RESPONSE_FIELDS if f in values]
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
     if fast and _fast_sign(
         headers,
+        values,
         [("@status", str(status))],
         present,
         key_id=key_id,
