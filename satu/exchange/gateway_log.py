@@ -15,7 +15,9 @@ import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from satu.core.db import transaction
 from satu.exchange import transparency
@@ -29,13 +31,17 @@ MAX_BATCH = 200
 class LogWriter:
     """Appends records for one event loop, batching those that arrive during a commit."""
 
-    def __init__(self, factory: Any) -> None:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
+        bind = factory.kw.get("bind")
+        self._engine = bind if isinstance(bind, Engine) else None  # else a test's connection
         self._pending: list[tuple[LogRecordIn, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        # One write at a time per event loop: its own thread, not a hop through the shared pool.
+        # One write at a time per event loop: its own thread, not a hop through the shared pool,
+        # and its own connection, kept (no pool check-out and liveness ping per batch).
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satu-log")
-        weakref.finalize(self, self._thread.shutdown, wait=False)  # the thread goes with us
+        self._held: list[Connection] = []
+        weakref.finalize(self, _shut, self._thread, self._held)  # both go with us
 
     async def _run(self, records: list[LogRecordIn]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records)
@@ -74,5 +80,26 @@ class LogWriter:
                     future.set_result(None)
 
     def _write(self, records: list[LogRecordIn]) -> None:
-        with transaction(self._factory) as session:
-            transparency.append_many(session=session, records=records)
+        """One transaction for the batch on the writer's connection (in its thread). After a
+        failure the connection is closed: the next batch opens a new one."""
+        if self._engine is None:  # sessions bound to one connection (tests): their transaction
+            with transaction(self._factory) as session:
+                transparency.append_many(session=session, records=records)
+            return
+        if not self._held:
+            self._held.append(self._engine.connect())
+        connection = self._held[0]
+        try:
+            with connection.begin():
+                transparency.append_rows(connection=connection, records=records)
+        except BaseException:
+            self._held.clear()
+            connection.close()
+            raise
+
+
+def _shut(thread: ThreadPoolExecutor, held: list[Connection]) -> None:
+    thread.shutdown(wait=False)
+    for connection in held:
+        connection.close()
+    held.clear()

@@ -27,7 +27,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import Connection, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from satu.core.config import get_settings
@@ -91,9 +91,9 @@ def column_values(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _lock(session: Session, key: int) -> None:
+def _lock(session: Session | Connection, key: int) -> None:
     """Serialise writers for the rest of the transaction (PG advisory lock; SQLite write lock)."""
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
     else:
@@ -110,6 +110,11 @@ def append(*, session: Session, record: LogRecordIn) -> LogReceipt:
 def append_many(*, session: Session, records: list[LogRecordIn]) -> list[LogReceipt]:
     """Append records, in order, with the next indices (one executemany for the lot).
     The caller commits soon: from here to its commit it holds the log's write lock."""
+    return append_rows(connection=session.connection(), records=records)
+
+
+def append_rows(*, connection: Connection, records: list[LogRecordIn]) -> list[LogReceipt]:
+    """`append_many` on a connection in a transaction (the gateway's log writer keeps one)."""
     rows = []
     for record in records:
         data = _entry_data(record)
@@ -120,9 +125,8 @@ def append_many(*, session: Session, records: list[LogRecordIn]) -> list[LogRece
         rows.append(row)
     if not rows:
         return []
-    connection = session.connection()
     writer = _row_writer(connection.dialect)
-    _lock(session, _LOCK_APPEND)
+    _lock(connection, _LOCK_APPEND)
     top = connection.exec_driver_sql(writer.top_sql).scalar()
     start = 0 if top is None else int(top) + 1
     for offset, row in enumerate(rows):

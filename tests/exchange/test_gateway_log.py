@@ -1,0 +1,114 @@
+"""The gateway's log writer: group commit, its own kept connection, and what happens when a
+batch fails (a broken connection, a record the database refuses). On a scratch database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, event, func, select
+
+from satu.core.db import make_engine, make_sessionmaker, transaction
+from satu.core.migrations import upgrade
+from satu.exchange.gateway_log import LogWriter
+from satu.exchange.models import LogEntry
+from tests.exchange.test_transparency import record
+
+
+@pytest.fixture
+def engine(scratch_database_url: str, settings) -> Iterator[Engine]:
+    built = make_engine(settings, scratch_database_url)
+    upgrade(built)
+    yield built
+    built.dispose()
+
+
+def _connects(engine: Engine) -> list[int]:
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    return opened
+
+
+def _logged(engine: Engine) -> list[str]:
+    with transaction(make_sessionmaker(engine)) as session:
+        return list(session.scalars(select(LogEntry.transaction_id).order_by(LogEntry.idx)))
+
+
+def test_calls_ending_together_share_a_commit_on_one_kept_connection(engine: Engine) -> None:
+    opened = _connects(engine)
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        await asyncio.gather(*(writer.append(record(i)) for i in range(20)))
+        for i in range(20, 25):  # one at a time: each its own commit, same connection
+            await writer.append(record(i))
+
+    asyncio.run(run())
+    assert _logged(engine) == [f"tx-{i}" for i in range(25)]
+    assert len(opened) == 1
+
+
+def test_a_broken_connection_fails_no_call_and_is_replaced(engine: Engine) -> None:
+    opened = _connects(engine)
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        await writer.append(record(0))
+        writer._held[0].invalidate()  # as when the database server drops the connection
+        await writer.append(record(1))  # the batch fails, then each record is retried alone
+        await writer.append(record(2))
+
+    asyncio.run(run())
+    assert _logged(engine) == ["tx-0", "tx-1", "tx-2"]
+    assert len(opened) == 2
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_a_refused_record_fails_only_its_own_call(engine: Engine) -> None:
+    writer = LogWriter(make_sessionmaker(engine))
+    refused = record(1)
+    object.__setattr__(refused, "logged_at", "not a time")  # the database will not store it
+
+    async def run() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            writer.append(record(0)),
+            writer.append(refused),
+            writer.append(record(2)),
+            return_exceptions=True,
+        )
+        return list(results)
+
+    results = asyncio.run(run())
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], Exception)
+    assert _logged(engine) == ["tx-0", "tx-2"]
+
+
+def test_a_caller_that_goes_away_is_still_logged(engine: Engine) -> None:
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        task = asyncio.ensure_future(writer.append(record(0)))
+        await asyncio.sleep(0)
+        task.cancel()
+        await writer.append(record(1))  # runs after the first batch
+
+    asyncio.run(run())
+    assert _logged(engine) == ["tx-0", "tx-1"]
+
+
+def test_indices_have_no_gaps_after_failures(engine: Engine) -> None:
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        for i in range(5):
+            await writer.append(record(i))
+            if i == 2:
+                writer._held[0].invalidate()
+
+    asyncio.run(run())
+    with transaction(make_sessionmaker(engine)) as session:
+        indices = list(session.scalars(select(LogEntry.idx).order_by(LogEntry.idx)))
+        assert indices == list(range(5))
+        assert session.scalar(select(func.count()).select_from(LogEntry)) == 5
