@@ -7,8 +7,10 @@ adds at p50/p99 (measured one call at a time, so queueing does not blur it). Als
 Satu's own `GET /healthz` on the same server: the ceiling of the web stack (uvicorn, FastAPI,
 Satu's middleware) that its ordinary routes run under (the gateway has its own entry, past
 FastAPI's routing). Each throughput phase also prints the CPU time the server under test
-(provider or Satu, all worker processes) spent per call: a figure that other load on the
-machine does not change much, unlike calls/s.
+(provider or Satu, all worker processes) and the load client spent per call: figures that
+other load on the machine does not change much, unlike calls/s. The throughput phases take
+turns in short slices (`--rounds`), so that a change in the machine's speed during the run
+falls on all of them alike.
 Target: at least half of direct throughput, under 5 ms added at p50.
 
 Usage:
