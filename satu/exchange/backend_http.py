@@ -41,7 +41,8 @@ import httpx
 MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADER_LINES = 200
 READ_HIGH_WATER = 256 * 1024
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # fullmatch
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # not in a field value (HTAB is)
 
 Origin = tuple[str, str, int]  # scheme, host, port
 Connect = Callable[[str, int], Awaitable[str]]  # (host, port) -> the address to connect to
@@ -70,6 +71,8 @@ class _Connection(asyncio.Protocol):
         self.error: Exception | None = None
         self._head_only = head_only
         self._head_bytes = 0
+        self._framing = 0  # bytes read since the last body bytes (chunk sizes, trailers)
+        self._body_reads = 0
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
@@ -85,8 +88,11 @@ class _Connection(asyncio.Protocol):
         if not self._in_flight:
             self.close()  # the server spoke out of turn: nothing of it can be trusted
             return
-        if self.head_done or self._head_bytes + len(data) <= MAX_HEAD_BYTES:
-            self._head_bytes += 0 if self.head_done else len(data)
+        if self.head_done:
+            self._feed_after_head(data)
+            return
+        if self._head_bytes + len(data) <= MAX_HEAD_BYTES:
+            self._head_bytes += len(data)
             self._feed(data)
             return
         while not self.head_done and data:  # only the head is bounded; its body may follow
@@ -100,6 +106,22 @@ class _Connection(asyncio.Protocol):
                 return
         if data:
             self._feed(data)
+
+    def _feed_after_head(self, data: bytes) -> None:
+        """Parse body bytes; reads that bring no body (chunk framing, trailers) are bounded
+        like the head (httptools joins a trailer's pieces by copying, so an endless one
+        would cost time as its square)."""
+        reads = self._body_reads
+        if not self._feed(data) or self.complete:
+            return
+        if self._body_reads != reads:
+            self._framing = 0
+            return
+        self._framing += len(data)
+        if self._framing > MAX_HEAD_BYTES:
+            self._fail(
+                httpx.RemoteProtocolError("the answer's chunk framing or trailers are too large")
+            )
 
     def _feed(self, data: bytes) -> bool:
         """Parse the bytes; False when the answer failed (the connection is then closed)."""
@@ -116,6 +138,7 @@ class _Connection(asyncio.Protocol):
         return self.error is None
 
     def eof_received(self) -> bool:
+        self.reusable = False  # the server is done with this connection
         return False  # close the transport: connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -176,6 +199,7 @@ class _Connection(asyncio.Protocol):
         if self._head_only:
             return
         self._chunks.append(body)
+        self._body_reads += 1
         self._buffered += len(body)
         if self._buffered > READ_HIGH_WATER and not self._paused and self.transport:
             self._paused = True
@@ -195,6 +219,8 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, *, head_only: bool) -> None:
         """Start a request: its head and body bytes."""
         assert self.transport is not None
+        if self.closed or self.transport.is_closing():
+            raise httpx.ConnectError("the connection closed before the request was sent")
         self._begin(head_only=head_only)
         self._in_flight = True
         self.transport.write(data)
@@ -233,7 +259,7 @@ class _Connection(asyncio.Protocol):
     def finish(self) -> None:
         """The caller is done with the answer."""
         self._in_flight = False
-        if not self.complete or self.error is not None:
+        if not self.complete or self.error is not None or self._paused:
             self.reusable = False
 
     def close(self) -> None:
@@ -318,9 +344,10 @@ class BackendTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send the request on a pooled or new connection; the answer, its body streamed."""
         url = request.url
-        if url.scheme not in ("http", "https") or not url.host:
+        host = url.raw_host.decode("ascii")  # IDNA-encoded, as in the Host header
+        if url.scheme not in ("http", "https") or not host:
             raise httpx.UnsupportedProtocol(f"cannot send to {url.scheme}://")
-        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
         body = await request.aread()
         data = request_bytes(request, body)
@@ -351,7 +378,8 @@ class BackendTransport(httpx.AsyncBaseTransport):
         now = loop.time()
         while idle:
             conn = idle.pop()
-            if conn.reusable and not conn.closed and now - conn.idle_since < self._expiry:
+            usable = conn.reusable and not conn.closed and not conn.transport.is_closing()
+            if usable and now - conn.idle_since < self._expiry:
                 return conn
             conn.close()
         scheme, host, port = origin
@@ -393,27 +421,22 @@ class BackendTransport(httpx.AsyncBaseTransport):
 
 def request_bytes(request: httpx.Request, body: bytes) -> bytes:
     """The request as sent: head and body. LocalProtocolError when a part would not be one
-    HTTP/1.1 request (header injection, a method or name that is not a token)."""
+    HTTP/1.1 request (header injection: a control character such as CR, LF or NUL in the
+    target or a value; a method or name that is not a token)."""
     method = request.method.encode("ascii")
     target = request.url.raw_path
-    if not _TOKEN.match(method) or b" " in target or not target:
+    if not _TOKEN.fullmatch(method) or not target or b" " in target or _CONTROL.search(target):
         raise httpx.LocalProtocolError("the method or target cannot be sent")
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    lines = 0
     for name, value in request.headers.raw:
-        lowered = name.lower()
-        if lowered in (b"content-length", b"transfer-encoding"):
+        if name.lower() in (b"content-length", b"transfer-encoding"):
             continue
-        if not _TOKEN.match(name):
+        if not _TOKEN.fullmatch(name):
             raise httpx.LocalProtocolError("a header name is not a token")
+        if _CONTROL.search(value):
+            raise httpx.LocalProtocolError("a header value holds a control character")
         parts += [name, b": ", value, b"\r\n"]
-        lines += 1
     if body or request.method in ("POST", "PUT", "PATCH"):
         parts.append(b"content-length: %d\r\n" % len(body))
-        lines += 1
     parts.append(b"\r\n")
-    head = b"".join(parts)
-    breaks = lines + 2
-    if head.count(b"\n") != breaks or head.count(b"\r") != breaks or b"\0" in head:
-        raise httpx.LocalProtocolError("a header value holds CR, LF or NUL")
-    return head + body
+    return b"".join(parts) + body

@@ -115,10 +115,10 @@ class LocalWindows:
     """Sliding-window counters in this process, for the `memory://` store (one worker).
 
     The same count as `limits`' sliding window counter (this window's calls plus the last
-    window's, weighted by how much of it still overlaps). `limits`' own in-memory storage
-    starts a timer thread to expire keys every 10 ms while calls arrive: on the gateway's
-    hot path that cost about 5 % of the CPU of a call and stalled the event loop while each
-    thread started. Entries are dropped once two windows old.
+    window's, weighted by how much of it still overlaps, rounded down). `limits`' own
+    in-memory storage starts a timer thread to expire keys every 10 ms while calls arrive:
+    on the gateway's hot path that cost about 5 % of the CPU of a call and stalled the event
+    loop while each thread started. Entries are dropped once two windows old.
     """
 
     MAX_KEYS = 100_000
@@ -139,7 +139,7 @@ class LocalWindows:
             if was != number:
                 current, previous = 0, (current if was == number - 1 else 0)
             overlap = (self.window - elapsed) / self.window
-            if previous * overlap + current + 1 > limit:
+            if math.floor(previous * overlap) + current + 1 > limit:
                 self._counts[key] = (number, current, previous)
                 return self._retry_after(limit, current, previous, elapsed)
             if len(self._counts) >= self.MAX_KEYS:
@@ -150,9 +150,9 @@ class LocalWindows:
     def _retry_after(self, limit: int, current: int, previous: int, elapsed: float) -> int:
         rest = self.window - elapsed  # until this window ends
         if current + 1 <= limit and previous:
-            # the last window's weight falls until (limit - 1 - current) calls of it remain
-            rest = self.window - (limit - 1 - current) * self.window / previous - elapsed
-        return max(1, math.ceil(rest))
+            # the last window's weight falls until it counts fewer than (limit - current)
+            rest = self.window - (limit - current) * self.window / previous - elapsed
+        return max(1, math.floor(rest) + 1)  # strictly past the point it is reached
 
     def _forget_old(self, number: int) -> None:
         self._counts = {k: v for k, v in self._counts.items() if v[0] >= number - 1}

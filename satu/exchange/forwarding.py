@@ -91,6 +91,7 @@ RESPONSE_DROP = HOP_BY_HOP | {
     "x-road-error",
     "set-cookie",
     "date",
+    "x-request-id",  # the gateway's own (the call's request id) or none
 }
 
 RESOLVE_TTL = 30.0  # seconds a host name's resolution is reused

@@ -367,6 +367,60 @@ async def test_an_answer_closed_before_its_end_drops_the_connection() -> None:
 
 
 @in_loop
+async def test_an_answer_closed_unread_while_reading_is_paused_drops_the_connection() -> None:
+    body = b"x" * (2 * READ_HIGH_WATER)
+    large = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+    async with serving(large, OK) as backend, transport() as t:
+        response = await t.handle_async_request(request("GET", backend.url))
+        await asyncio.sleep(0.2)  # all of it arrives: complete, but reading is paused
+        await response.aclose()
+        assert (await fetch(t, backend.url)).content == b"ok"  # not the paused connection
+    assert backend.connections == 2
+
+
+@in_loop
+async def test_endless_trailers_are_a_protocol_error() -> None:
+    """Chunk framing and trailers are bounded like a head (httptools would join an endless
+    trailer's pieces by copying, at a cost that grows as its square)."""
+    piece = b"a" * 4096
+    steps: list[bytes | float | None] = [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: "
+    ]
+    steps += [piece, 0.001] * (2 * MAX_HEAD_BYTES // len(piece) + 4)
+    async with serving(script(*steps), OK) as backend, transport() as t:
+        with pytest.raises(httpx.RemoteProtocolError, match="trailers are too large"):
+            await fetch(t, backend.url)
+        assert (await fetch(t, backend.url)).content == b"ok"
+    assert backend.connections == 2
+
+
+@in_loop
+async def test_many_small_chunks_are_not_mistaken_for_endless_framing() -> None:
+    chunks = [b"1\r\nx\r\n"] * (2 * MAX_HEAD_BYTES // 6)
+    answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    answer += b"".join(chunks) + b"0\r\nx-trailer: fine\r\n\r\n"
+    async with serving(answer) as backend, transport() as t:
+        assert (await fetch(t, backend.url)).content == b"x" * len(chunks)
+
+
+@in_loop
+async def test_an_international_host_name_is_reached_by_its_ascii_form() -> None:
+    seen: list[str] = []
+
+    async def remember(host: str, port: int) -> str:
+        seen.append(host)
+        return "127.0.0.1"
+
+    async with serving(OK) as backend:
+        t = BackendTransport(connect=remember, tls=ssl.create_default_context())
+        async with t:
+            response = await fetch(t, f"http://faß.example:{backend.port}/")
+    assert response.content == b"ok"
+    assert seen == ["xn--fa-hia.example"]  # as the Host header says (IDNA 2008)
+    assert b"\r\nhost: xn--fa-hia.example:" in backend.received[0].lower()
+
+
+@in_loop
 async def test_more_requests_than_connections_wait_for_a_slot() -> None:
     async with serving(script(0.3, OK)) as backend, transport(max_connections=2) as t:
         slow = [asyncio.create_task(fetch(t, backend.url)) for _ in range(2)]
@@ -445,7 +499,10 @@ async def test_the_backend_receives_exactly_the_request_bytes() -> None:
 @pytest.mark.parametrize(
     "method, headers",
     [
-        *[("GET", {"x-a": value}) for value in ["b\r\nx-injected: 1", "b\nx", "b\rx", "b\0"]],
+        *[
+            ("GET", {"x-a": value})
+            for value in ["b\r\nx-injected: 1", "b\nx", "b\rx", "b\0", "b\x01", "b\x7f"]
+        ],
         *[("GET", {name: "b"}) for name in ["x a", "x:a", "x\r\ny"]],
         ("G T", {}),
         ("GET\r\nX", {}),

@@ -126,3 +126,12 @@ def test_a_backends_cookies_never_reach_the_consumer_or_the_next_call(world: Wor
         httpx.get(world.url("open", "/echo"), headers=world.headers())
     for call in world.provider_seen[-10:]:
         assert b"cookie" not in {name.lower() for name, _ in call["headers"]}
+
+
+def test_a_backends_own_request_id_does_not_reach_the_consumer() -> None:
+    from satu.exchange.forwarding import answer_headers
+
+    lines = answer_headers(
+        httpx.Headers([("X-Request-Id", "provider-internal-7"), ("Content-Type", "text/plain")])
+    )
+    assert lines == [(b"content-type", b"text/plain")]

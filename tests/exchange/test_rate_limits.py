@@ -27,7 +27,7 @@ def test_allows_the_limit_then_says_how_long_until_the_window_ends() -> None:
     windows = LocalWindows(clock=clock)
     assert [windows.hit("a", 3) for _ in range(3)] == [None, None, None]
     clock.now += 15
-    assert windows.hit("a", 3) == 45  # nothing of an earlier window: wait for the next
+    assert windows.hit("a", 3) == 46  # nothing of an earlier window: wait for the next
     assert windows.hit("b", 3) is None  # every consumer has its own count
 
 
@@ -36,15 +36,27 @@ def test_the_last_window_weighs_as_much_as_still_overlaps() -> None:
     windows = LocalWindows(clock=clock)
     for _ in range(4):
         assert windows.hit("a", 4) is None
-    clock.now = 660.0 + 30  # half-way into the next window: the 4 count as 2
-    assert windows.hit("a", 4) is None  # 2 + 0 + 1 <= 4
-    assert windows.hit("a", 4) is None  # 2 + 1 + 1 <= 4
-    retry = windows.hit("a", 4)  # 2 + 2 + 1 > 4
-    # one more is allowed once the last window's 4 count as 1: three quarters in (15 s on)
+    clock.now = 661.0  # 1 s into the next window: the 4 count as 3.93, rounded down 3
+    assert windows.hit("a", 4) is None  # 3 + 0 + 1 <= 4
+    retry = windows.hit("a", 4)  # 3 + 1 + 1 > 4
+    # the last window counts 2 once its weight is under 3: 15 s into the window, 14 s on
     assert retry == 15
-    clock.now += 15
-    assert windows.hit("a", 4) is None
+    clock.now = 675.0  # exactly 3: still refused
     assert windows.hit("a", 4) is not None
+    clock.now = 676.0
+    assert windows.hit("a", 4) is None  # 2 + 1 + 1 <= 4
+
+
+def test_a_full_window_waits_for_the_next() -> None:
+    clock = Clock(600.0)
+    windows = LocalWindows(clock=clock)
+    for _ in range(10):
+        windows.hit("a", 10)
+    assert windows.hit("a", 10) == 61  # the new window starts at 660 and counts these 10
+    clock.now = 659.5
+    assert windows.hit("a", 10) is not None
+    clock.now = 660.5  # the 10 now count as 9.9, rounded down 9, as `limits` counts
+    assert windows.hit("a", 10) is None
 
 
 def test_a_window_two_back_is_forgotten() -> None:
