@@ -163,16 +163,27 @@ async def run_load(
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
     """CPU time (user + system) used so far by a process started by `start_process` and every
     process of its session (uvicorn's workers), from /proc; 0.0 where /proc is missing."""
+    return _proc_cpu(lambda command, session: session == process.pid)
+
+
+def named_cpu_seconds(name: str) -> float:
+    """CPU time used so far by every process whose command name is `name` (e.g. the local
+    database server's `postgres` processes), from /proc; 0.0 where /proc is missing."""
+    return _proc_cpu(lambda command, session: command == name)
+
+
+def _proc_cpu(chosen: Callable[[str, int], bool]) -> float:
     total = 0
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            head, _, tail = (entry / "stat").read_text().rpartition(")")
         except OSError:
             continue
-        # after the command: state ppid pgrp session ... utime(12) stime(13)
-        if int(fields[3]) == process.pid:
+        fields = tail.split()
+        # pid (command) state ppid pgrp session ... utime(14) stime(15); fields from state
+        if chosen(head.partition("(")[2], int(fields[3])):
             total += int(fields[11]) + int(fields[12])
     return total / tick

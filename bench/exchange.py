@@ -43,6 +43,7 @@ from bench._common import (
     Result,
     cpu_seconds,
     free_port,
+    named_cpu_seconds,
     run_load,
     satu,
     start_process,
@@ -292,12 +293,20 @@ def main() -> None:
         totals = {name: Result(name) for name in phases}
         cpu = dict.fromkeys(phases, 0.0)
         client_cpu = dict.fromkeys(phases, 0.0)
+        database_cpu = dict.fromkeys(phases, 0.0)
+        # The database server's CPU too, when it is PostgreSQL on this machine.
+        host = args.database_url.split("@")[-1].split("/")[0].split(":")[0]
+        measure_database = args.database_url.startswith("postgresql") and host in (
+            "127.0.0.1",
+            "localhost",
+        )
 
         async def timed_slice(name: str, seconds: float) -> None:
             """One slice of a throughput phase, adding its calls and the CPU seconds they
             cost the server under test and the load client."""
             call, server = phases[name]
             marks: list[float] = []
+            database = named_cpu_seconds("postgres") if measure_database else 0.0
             part = await run_load(
                 name,
                 call,
@@ -308,6 +317,8 @@ def main() -> None:
             )
             cpu[name] += cpu_seconds(server) - marks[0]
             client_cpu[name] += time.process_time() - marks[1]
+            if measure_database:
+                database_cpu[name] += named_cpu_seconds("postgres") - database
             total = totals[name]
             total.requests += part.requests
             total.errors += part.errors
@@ -331,6 +342,7 @@ def main() -> None:
                 calls = max(1, totals[name].requests)
                 cpu[name] /= calls
                 client_cpu[name] /= calls
+                database_cpu[name] /= calls
             return lat_direct, lat_gateway, totals["direct"], totals["healthz"], totals["gateway"]
 
         lat_direct, lat_gateway, rps_direct, rps_floor, rps_gateway = asyncio.run(measure())
@@ -350,7 +362,9 @@ def main() -> None:
                 f"  {r.name:8} {r.rps:8.0f} calls/s  ({r.requests} calls, {r.errors} errors)"
                 f"  p50 {r.percentile(0.5):6.1f} ms  p99 {r.percentile(0.99):6.1f} ms"
                 f"  server CPU {cpu[r.name] * 1000:.2f} ms/call"
-                f"  (load client {client_cpu[r.name] * 1000:.2f})"
+                f"  (load client {client_cpu[r.name] * 1000:.2f}"
+                + (f", PostgreSQL {database_cpu[r.name] * 1000:.2f}" if measure_database else "")
+                + ")"
             )
         ratio = rps_gateway.rps / rps_direct.rps if rps_direct.rps else 0.0
         print(f"  ratio    {ratio:8.2f}  (target >= 0.5)")
