@@ -390,6 +390,7 @@ def list_deliveries(
             publisher=subsystem_info(pub).xroad_id,
             subscription_id=s.id,
             subscriber=subsystem_info(sub).xroad_id,
+            purpose=s.purpose,
             mode=s.mode,
             push_url=s.push_url,
             status=d.status,

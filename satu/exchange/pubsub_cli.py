@@ -150,10 +150,15 @@ def dead(limit: int = typer.Option(100, min=1, max=1000)) -> None:
     """List dead-lettered deliveries."""
     with transaction(_factory()) as session:
         rows = delivery.list_deliveries(session=session, status="dead", limit=limit)
-    table = Table("id", "event type", "subscriber", "attempts", "last error")
+    table = Table("id", "event type", "subscriber", "purpose", "attempts", "last error")
     for row in rows:
         table.add_row(
-            str(row.id), row.event_type, row.subscriber, str(row.attempts), row.last_error
+            str(row.id),
+            row.event_type,
+            row.subscriber,
+            row.purpose or "-",
+            str(row.attempts),
+            row.last_error,
         )
     console.print(table)
     console.print(f"{len(rows)} dead deliveries")

@@ -133,6 +133,7 @@ class DeliveryInfo(BaseModel):
     publisher: str
     subscription_id: str
     subscriber: str
+    purpose: str = ""  # the purpose the subscriber stated ('' when none)
     mode: str
     push_url: str | None = None
     status: str

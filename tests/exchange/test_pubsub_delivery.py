@@ -43,7 +43,12 @@ def parties(make_client: Callable[..., ExchangeClient]) -> tuple[ExchangeClient,
 
 
 def _setup_push(
-    db: Session, publisher: ExchangeClient, subscriber: ExchangeClient, url: str, **options: Any
+    db: Session,
+    publisher: ExchangeClient,
+    subscriber: ExchangeClient,
+    url: str,
+    purpose: str | None = None,
+    **options: Any,
 ) -> None:
     pubsub.create_event_type(
         session=db,
@@ -62,7 +67,7 @@ def _setup_push(
         publisher=publisher.subsystem,
         event_type="address-changed",
         subscriber=subscriber.subsystem,
-        item=SubscriptionIn(delivery="PUSH", pushUrl=url, options=options or {}),
+        item=SubscriptionIn(delivery="PUSH", pushUrl=url, options=options or {}, purpose=purpose),
     )
     db.commit()
 
@@ -180,12 +185,13 @@ def test_connection_refused_counts_as_a_failed_attempt(
     publisher, subscriber = parties
     with subscriber_backend() as (url, _recorder):
         pass  # started and stopped: nothing listens there any more
-    _setup_push(db, publisher, subscriber, url)
+    _setup_push(db, publisher, subscriber, url, purpose="bansos-verification")
     _publish(db, publisher)
     report = delivery.deliver_once(factory=session_factory, max_attempts=1, timeout=2)
     assert report.dead == 1
     [dead] = delivery.list_deliveries(session=db)
     assert dead.last_error.startswith("connection failed")
+    assert dead.purpose == "bansos-verification"  # the admin sees on what basis it was sent
 
 
 def test_fifo_subscriptions_get_events_one_at_a_time_in_order(
