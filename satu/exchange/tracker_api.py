@@ -22,6 +22,7 @@ Representation (`userCode` different from `X-Road-UserId`) is not supported (403
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +44,10 @@ router = APIRouter(tags=["exchange: data tracker"])
 
 USER_ID_HEADER = "X-Road-UserId"
 # Wrong NIKs a resident's app tokens may name per hour before they are refused (429) for any NIK.
-NIK_MISMATCHES_PER_HOUR = 10
+# Wrong NIKs a resident's app tokens may name in a moving hour before they are paused.
+NIK_MISMATCHES_PER_HOUR = max(
+    1, int(os.environ.get("SATU_EXCHANGE_TRACKER_GUESSES_PER_HOUR", "10"))
+)
 NIK_MISMATCH_NAMESPACE = "tracker-app-nik-mismatch"
 
 
