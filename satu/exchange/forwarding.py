@@ -28,11 +28,13 @@ import ssl
 import time
 import weakref
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import httpx
 
 from satu.exchange import urlguard
 from satu.exchange.backend_http import BackendTransport
+from satu.exchange.signatures import content_digest
 from satu.exchange.xroad import XRoadError
 
 CONNECT_TIMEOUT = 3.0
@@ -165,6 +167,11 @@ class BackendAnswer:
     body: bytes
     seconds: float
 
+    @cached_property
+    def digest(self) -> str:
+        """The body's Content-Digest (hashed once: signed and logged)."""
+        return content_digest(self.body)
+
 
 def backend_url(base_url: str, rest_path: str, query: bytes) -> str:
     """The backend URL: the service's base URL joined with the call's path and query."""
@@ -272,9 +279,18 @@ def check_answer(answer: BackendAnswer, *, service: str) -> None:
 _REQUEST_DROP_RAW = frozenset(name.encode() for name in REQUEST_DROP)
 
 
-def forwarded_headers(lines: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The consumer's header lines that go on to the backend (filtered per X-Road PR-REST 4.3)."""
-    return [(name, value) for name, value in lines if name.lower() not in _REQUEST_DROP_RAW]
+def forwarded_headers(
+    lines: list[tuple[bytes, bytes]], replaced: frozenset[bytes] = frozenset()
+) -> list[tuple[bytes, bytes]]:
+    """The consumer's header lines that go on to the backend (filtered per X-Road PR-REST 4.3),
+    without those the caller sets itself (`replaced`, lower-case names)."""
+    drop = _dropped(replaced)
+    return [(name, value) for name, value in lines if name.lower() not in drop]
+
+
+@lru_cache(maxsize=8)
+def _dropped(replaced: frozenset[bytes]) -> frozenset[bytes]:
+    return _REQUEST_DROP_RAW | replaced
 
 
 _RESPONSE_DROP_RAW = frozenset(name.encode() for name in RESPONSE_DROP)

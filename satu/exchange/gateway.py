@@ -174,7 +174,7 @@ async def gateway(request: Request, *, request_id: str | None = None) -> Respons
         await _phase(state, check_call, request, call)
         answer = await _forward(state, call)
         headers = await _phase(state, _seal, call, answer)
-        record = log_record(call, status=answer.status, outcome="ok", response_body=answer.body)
+        record = log_record(call, status=answer.status, outcome="ok", response_digest=answer.digest)
     except XRoadError as error:
         return await _fail(state, call, error)
     except Exception:
@@ -263,7 +263,12 @@ def _seal(
     ours = [(name.encode(), value.encode()) for name, value in xroad_headers(call).items()]
     headers = httpx.Headers(answer_headers(answer.headers) + ours)
     sig.sign_response(
-        headers, status=answer.status, key_id=key_id, private_key=private_key, body=answer.body
+        headers,
+        status=answer.status,
+        key_id=key_id,
+        private_key=private_key,
+        body=answer.body,
+        digest=answer.digest,
     )
     return headers
 
@@ -309,9 +314,8 @@ async def _fail(state: GatewayState, call: Call, error: XRoadError) -> Response:
     """Log the refused or failed call (committed), then answer X-Road's error."""
     response = xroad_error_response(error, headers=xroad_headers(call))
     try:
-        record = log_record(
-            call, status=error.status, outcome=error.type, response_body=response.body
-        )
+        digest = sig.content_digest(response.body)
+        record = log_record(call, status=error.status, outcome=error.type, response_digest=digest)
         await state.log_writer().append(record)
     except Exception:
         log.exception("could not log a failed exchange call")

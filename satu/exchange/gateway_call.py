@@ -7,6 +7,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 from fastapi import Request
@@ -48,6 +49,11 @@ class Call:
     basis: str = ""
     outgoing: httpx.Request | None = None
     started: float = field(default_factory=time.perf_counter)
+
+    @cached_property
+    def request_digest(self) -> str:
+        """The body's Content-Digest (the body is read whole before this is asked)."""
+        return sig.content_digest(self.body)
 
     @property
     def metric_service(self) -> str:
@@ -130,8 +136,9 @@ def xroad_headers(call: Call) -> dict[str, str]:
     return out
 
 
-def log_record(call: Call, *, status: int, outcome: str, response_body: bytes) -> LogRecordIn:
-    """The transparency log record of a call (answered, refused or failed)."""
+def log_record(call: Call, *, status: int, outcome: str, response_digest: str) -> LogRecordIn:
+    """The transparency log record of a call (answered, refused or failed); `response_digest`:
+    the Content-Digest of the answer's body."""
     consumer, service = call.consumer, call.service
     if consumer is None:
         call.client_text = _claimed_client(call.client_text)
@@ -149,8 +156,8 @@ def log_record(call: Call, *, status: int, outcome: str, response_body: bytes) -
         user_id=call.user_id,
         purpose=call.purpose,
         lawful_basis=call.basis,
-        request_digest=sig.content_digest(call.body),
-        response_digest=sig.content_digest(response_body),
+        request_digest=call.request_digest,
+        response_digest=response_digest,
         status=status,
         outcome=outcome,
     )

@@ -194,7 +194,7 @@ def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Reques
         (b"x-road-request-id", call.request_id.encode()),
         (b"x-road-purpose", call.purpose.encode()),
     ]
-    headers = [line for line in forwarded_headers(call.raw_headers) if line[0].lower() not in _OURS]
+    headers = forwarded_headers(call.raw_headers, replaced=_OURS)
     if not any(name.lower() == b"accept-encoding" for name, _ in headers):
         ours.append((b"accept-encoding", b"identity"))
     headers += ours
@@ -206,5 +206,11 @@ def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Reques
     key_id, private_key = state.hosted_key(
         session, call.consumer.member_class, call.consumer.member_code
     )
-    sig.sign_request(outgoing, key_id=key_id, private_key=private_key, body=call.body)
+    sig.sign_request(
+        outgoing,
+        key_id=key_id,
+        private_key=private_key,
+        body=call.body,
+        digest=call.request_digest,
+    )
     return outgoing

@@ -178,6 +178,7 @@ def _fast_sign(
     key_id: str,
     private_key: Ed25519PrivateKey,
     body: bytes,
+    digest: str | None,
     created: datetime | None,
     nonce: str | None,
 ) -> bool:
@@ -192,7 +193,7 @@ def _fast_sign(
         if value is None:
             return False
         lines.append(f'"{name}": {value}')
-    digest = content_digest(body)
+    digest = digest or content_digest(body)
     lines.append(f'"content-digest": {digest}')
     ids = " ".join(f'"{name}"' for name, _ in derived) + "".join(f' "{n}"' for n in fields)
     stamp = int((created or datetime.now(UTC)).timestamp())
@@ -239,12 +240,14 @@ def sign_request(
     key_id: str,
     private_key: Ed25519PrivateKey,
     body: bytes = b"",
+    digest: str | None = None,
     created: datetime | None = None,
     nonce: str | None = None,
     fast: bool = True,
 ) -> None:
     """Sign a request in place: adds `Content-Digest`, `Signature-Input` and `Signature`.
 
+    `digest`: the body's `content_digest` when the caller has it already (not hashed again).
     `fast=False` signs through the library only (the fast path gives the same bytes).
     """
     headers = request.headers
@@ -272,6 +275,7 @@ def sign_request(
                 key_id=key_id,
                 private_key=private_key,
                 body=body,
+                digest=digest,
                 created=created,
                 nonce=nonce,
             )
@@ -295,11 +299,13 @@ def sign_response(
     key_id: str,
     private_key: Ed25519PrivateKey,
     body: bytes = b"",
+    digest: str | None = None,
     created: datetime | None = None,
     nonce: str | None = None,
     fast: bool = True,
 ) -> None:
-    """Sign a response's headers in place (status and body given); `fast` as for requests."""
+    """Sign a response's headers in place (status and body given); `digest` and `fast` as for
+    requests."""
     values = _field_values(headers)
     _drop_signature(headers, values)
     present = [f for f in RESPONSE_FIELDS if f in values]
@@ -313,6 +319,7 @@ def sign_response(
         key_id=key_id,
         private_key=private_key,
         body=body,
+        digest=digest,
         created=created,
         nonce=nonce,
     ):

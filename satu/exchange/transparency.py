@@ -91,9 +91,8 @@ def column_values(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _lock(session: Session | Connection, key: int) -> None:
+def _lock(connection: Connection, key: int) -> None:
     """Serialise writers for the rest of the transaction (PG advisory lock; SQLite write lock)."""
-    connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(key)})")
     else:
@@ -249,7 +248,7 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 def _build(session: Session, upto: int) -> None:
     """Store every complete subtree's hash within the first `upto` leaves (rounded down to even)."""
-    _lock(session, _LOCK_BUILD)
+    _lock(session.connection(), _LOCK_BUILD)
     start, end = _built(session), upto - upto % 2
     if end <= start:
         return
@@ -411,7 +410,7 @@ def tree_head(*, session: Session, tree_size: int) -> dict[str, Any] | None:
 
 def sign_tree_head(*, session: Session) -> dict[str, Any]:
     """Sign a head for the current log (or return the latest if the log has not grown)."""
-    _lock(session, _LOCK_BUILD)
+    _lock(session.connection(), _LOCK_BUILD)
     size = tree_size(session=session)
     latest = _latest_row(session)
     if latest is not None and latest.tree_size >= size:
