@@ -235,7 +235,7 @@ def _library_sign(
 
 
 def sign_request(
-    request: httpx.Request | RequestView,
+    request: httpx.Request,
     *,
     key_id: str,
     private_key: Ed25519PrivateKey,
@@ -251,17 +251,12 @@ def sign_request(
     `fast=False` signs through the library only (the fast path gives the same bytes).
     """
     headers = request.headers
-    if isinstance(headers, httpx.Headers):
-        values = _field_values(headers)
-        _drop_signature(headers, values)
-        present = [f for f in REQUEST_FIELDS if f in values]
-    else:
-        for name in [n for n in headers if n.lower() in ("signature", "signature-input")]:
-            del headers[name]
-        present = [f for f in REQUEST_FIELDS if f in headers]
+    values = _field_values(headers)
+    _drop_signature(headers, values)
+    present = [f for f in REQUEST_FIELDS if f in values]
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
-    if fast and isinstance(headers, httpx.Headers):
+    if fast:
         target = _target_uri(str(request.url), request.method)
         derived = [("@method", request.method), ("@target-uri", target or "")]
         if (
