@@ -6,27 +6,21 @@
   `COOL_DOWN` seconds; then `half-open` lets one probe through: success closes it, failure
   opens it again.
 - Rate limits: a consumer subsystem may send `rate_limit_per_minute` calls per minute through
-  the gateway (sliding window counter; `DEFAULT_RATE_PER_MINUTE` when 0), counted in the same
-  store as `satu.core.ratelimit` (Redis when configured, so all workers share one limit; else
-  in each worker process).
+  the gateway (`DEFAULT_RATE_PER_MINUTE` when 0), counted by `satu.core.ratelimit`
+  (`RateLimits.hit_per_minute`: Redis when configured, so all workers share one limit; else in
+  each worker process).
 - Prometheus metrics on the app's registry: calls and errors per service, latency histogram.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from satu.core.metrics import LATENCY_BUCKETS
@@ -109,86 +103,6 @@ class CircuitBreakers:
             st = self._states.get(key)
             if st is not None and st.state == HALF_OPEN:
                 st.probing = False
-
-
-class LocalWindows:
-    """Sliding-window counters in this process, for the `memory://` store (one worker).
-
-    The same count as `limits`' sliding window counter (this window's calls plus the last
-    window's, weighted by how much of it still overlaps, rounded down). `limits`' own
-    in-memory storage starts a timer thread to expire keys every 10 ms while calls arrive:
-    on the gateway's hot path that cost about 5 % of the CPU of a call and stalled the event
-    loop while each thread started. Entries are dropped once two windows old.
-    """
-
-    MAX_KEYS = 100_000
-
-    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._counts: dict[str, tuple[int, int, int]] = {}  # key -> (window no., now, before)
-
-    def hit(self, key: str, limit: int) -> int | None:
-        """Count one call; None when allowed, else whole seconds until one would be."""
-        now = self._clock()
-        number = int(now // self.window)
-        elapsed = now - number * self.window
-        with self._lock:
-            was, current, previous = self._counts.get(key, (number, 0, 0))
-            if was != number:
-                current, previous = 0, (current if was == number - 1 else 0)
-            overlap = (self.window - elapsed) / self.window
-            if math.floor(previous * overlap) + current + 1 > limit:
-                self._counts[key] = (number, current, previous)
-                return self._retry_after(limit, current, previous, elapsed)
-            if len(self._counts) >= self.MAX_KEYS:
-                self._forget_old(number)
-            self._counts[key] = (number, current + 1, previous)
-            return None
-
-    def _retry_after(self, limit: int, current: int, previous: int, elapsed: float) -> int:
-        rest = self.window - elapsed  # until this window ends
-        if current + 1 <= limit and previous:
-            # the last window's weight falls until it counts fewer than (limit - current)
-            rest = self.window - (limit - current) * self.window / previous - elapsed
-        return max(1, math.floor(rest) + 1)  # strictly past the point it is reached
-
-    def _forget_old(self, number: int) -> None:
-        self._counts = {k: v for k, v in self._counts.items() if v[0] >= number - 1}
-
-
-class ConsumerRateLimits:
-    """Calls per minute per consumer subsystem: counted in this process with the `memory://`
-    store, else in the shared rate-limit store (Redis, so all workers share one limit)."""
-
-    def __init__(self, storage_uri: str = "memory://") -> None:
-        self._local: LocalWindows | None = None
-        self._limiter: SlidingWindowCounterRateLimiter | None = None
-        if storage_uri.startswith("memory://"):
-            self._local = LocalWindows()
-        else:
-            self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
-        self._items: dict[int, RateLimitItemPerMinute] = {}
-
-    def hit(self, consumer: str, per_minute: int) -> int | None:
-        """Count one call; None when allowed, else seconds until the next is allowed."""
-        per_minute = per_minute if per_minute > 0 else DEFAULT_RATE_PER_MINUTE
-        if self._limiter is None:
-            assert self._local is not None
-            return self._local.hit(consumer, per_minute)
-        item = self._items.get(per_minute)
-        if item is None:
-            item = self._items[per_minute] = RateLimitItemPerMinute(per_minute)
-        key = hashlib.sha256(consumer.encode()).hexdigest()[:32]
-        try:
-            if self._limiter.hit(item, "exchange", key):
-                return None
-            stats = self._limiter.get_window_stats(item, "exchange", key)
-        except Exception:
-            log.exception("rate-limit store unreachable; letting the call through")
-            return None
-        return max(1, int(stats.reset_time - time.time()) + 1)
 
 
 class GatewayMetrics:

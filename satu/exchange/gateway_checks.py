@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from satu.exchange import consumer_auth, lawful, registry
 from satu.exchange import signatures as sig
+from satu.exchange.breaker import DEFAULT_RATE_PER_MINUTE
 from satu.exchange.forwarding import backend_url, forwarded_headers
 from satu.exchange.gateway_call import Call
 from satu.exchange.gateway_state import GatewayState, NeedsDatabase
@@ -42,7 +43,9 @@ def check_call(session: Session, state: GatewayState, request: Request, call: Ca
     call.client_text = consumer.xroad_id
     if not call.counted:
         call.counted = True
-        retry = state.limits.hit(consumer.xroad_id, consumer.rate_limit_per_minute)
+        own = consumer.rate_limit_per_minute
+        per_minute = own if own > 0 else DEFAULT_RATE_PER_MINUTE
+        retry = state.limits.hit_per_minute("exchange", consumer.xroad_id, per_minute)
         if retry is not None:
             raise XRoadError(
                 "Client.RateLimited",

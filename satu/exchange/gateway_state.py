@@ -14,8 +14,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
+from satu.core.ratelimit import RateLimits
 from satu.exchange import keys
-from satu.exchange.breaker import CircuitBreakers, ConsumerRateLimits, GatewayMetrics
+from satu.exchange.breaker import CircuitBreakers, GatewayMetrics
 from satu.exchange.gateway_log import LogWriter
 from satu.exchange.schemas import KeyInfo
 
@@ -81,7 +82,7 @@ class GatewayState:
 
     def __init__(self, app: Any) -> None:
         self.breakers = CircuitBreakers()
-        self.limits = ConsumerRateLimits(app.state.rate_limits.storage_uri)
+        self.limits: RateLimits = app.state.rate_limits
         self.metrics = GatewayMetrics(app.state.metrics.registry)
         self.cache = TTLCache(CACHE_SECONDS)
         self.hosted = TTLCache(HOSTED_KEY_SECONDS, size=5_000)

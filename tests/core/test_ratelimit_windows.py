@@ -1,5 +1,6 @@
-"""The gateway's per-consumer rate limits: the in-process sliding window (memory://) and the
-shared store (Redis), which must count alike. The gateway's own refusal is in test_gateway."""
+"""Per-minute sliding window counters (`RateLimits.hit_per_minute`, the exchange gateway's
+per-consumer limits): in process (`LocalWindows`, memory://) and in the shared store (Redis),
+which must count alike. The gateway's own refusal is in tests/exchange/test_gateway."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import uuid
 
 import pytest
 
-from satu.exchange.breaker import ConsumerRateLimits, LocalWindows
+from satu.core.ratelimit import LocalWindows, RateLimits
+from satu.exchange.breaker import DEFAULT_RATE_PER_MINUTE
 from tests.core.test_ratelimit import _redis_or_skip
 
 
@@ -106,25 +108,26 @@ def test_concurrent_hits_count_each_call_once() -> None:
 
 
 def test_the_memory_store_counts_in_process() -> None:
-    limits = ConsumerRateLimits("memory://")
+    limits = RateLimits("memory://")
     consumer = f"ID/GOV/1/{uuid.uuid4().hex}"
-    assert [limits.hit(consumer, 2) for _ in range(2)] == [None, None]
-    retry = limits.hit(consumer, 2)
+    assert [limits.hit_per_minute("exchange", consumer, 2) for _ in range(2)] == [None, None]
+    retry = limits.hit_per_minute("exchange", consumer, 2)
     assert retry is not None and 1 <= retry <= 60
-    assert limits.hit(consumer, 0) is None  # 0: the default limit, which 3 calls are far from
+    # a consumer's 0: the default limit (the gateway passes it), which 3 calls are far from
+    assert limits.hit_per_minute("exchange", consumer, DEFAULT_RATE_PER_MINUTE) is None
 
 
 def test_workers_sharing_redis_enforce_one_limit() -> None:
     url = _redis_or_skip()
-    worker_a, worker_b = ConsumerRateLimits(url), ConsumerRateLimits(url)
+    worker_a, worker_b = RateLimits(url), RateLimits(url)
     consumer = f"ID/GOV/1/{uuid.uuid4().hex}"
-    assert worker_a.hit(consumer, 2) is None
-    assert worker_b.hit(consumer, 2) is None
-    retry = worker_a.hit(consumer, 2)
+    assert worker_a.hit_per_minute("exchange", consumer, 2) is None
+    assert worker_b.hit_per_minute("exchange", consumer, 2) is None
+    retry = worker_a.hit_per_minute("exchange", consumer, 2)
     assert retry is not None and 1 <= retry <= 61
-    assert worker_b.hit(consumer, 2) is not None
+    assert worker_b.hit_per_minute("exchange", consumer, 2) is not None
 
 
 def test_an_unreachable_store_lets_calls_through() -> None:
-    limits = ConsumerRateLimits("redis://127.0.0.1:1/0")
-    assert [limits.hit("ID/GOV/1/a", 1) for _ in range(3)] == [None, None, None]
+    limits = RateLimits("redis://127.0.0.1:1/0")
+    assert [limits.hit_per_minute("exchange", "ID/GOV/1/a", 1) for _ in range(3)] == [None] * 3
