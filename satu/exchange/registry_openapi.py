@@ -4,6 +4,7 @@ matching a request path against OpenAPI path templates (no regular expression bu
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -171,11 +172,22 @@ def operation_label(operation: OperationInfo) -> str:
     return f"{operation.method} {operation.path}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _literals(template: str) -> tuple[str, ...]:
+    """The literal parts of a template segment, around its `{params}` (one: no parameter)."""
+    # split() alternates literal, name, literal, ...
+    return tuple(_PARAM.split(template)[0::2])
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_segments(template: str) -> tuple[str, ...]:
+    return tuple(template.rstrip("/").split("/"))
+
+
 def _segment_matches(template: str, value: str) -> bool:
-    """Whether one path segment matches one template segment (literals and `{params}`)."""
-    pieces = _PARAM.split(template)
-    # pieces alternate literal, name, literal, ...; a parameter matches 1+ characters.
-    literals = pieces[0::2]
+    """Whether one path segment matches one template segment (literals and `{params}`); a
+    parameter matches 1+ characters."""
+    literals = _literals(template)
     if len(literals) == 1:
         return template == value
     if not value.startswith(literals[0]) or not value.endswith(literals[-1]):
@@ -194,11 +206,11 @@ def _segment_matches(template: str, value: str) -> bool:
 
 def template_matches(template: str, path: str) -> bool:
     """Whether a concrete request path matches an OpenAPI path template."""
-    want = template.rstrip("/").split("/")
+    want = _template_segments(template)
     have = path.rstrip("/").split("/")
     if len(want) != len(have):
         return False
-    return all(_segment_matches(t, v) for t, v in zip(want, have, strict=True))
+    return all(map(_segment_matches, want, have))
 
 
 def _specificity(operation: OperationInfo) -> tuple[int, int]:

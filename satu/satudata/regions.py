@@ -6,11 +6,12 @@ import re
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, event, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, case, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from satu.core.errors import Problem
@@ -109,9 +110,17 @@ _cache_lock = threading.Lock()
 _district_cache: dict[str, tuple[float, frozenset[str]]] = {}
 
 
+_engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def _cache_key(session: Session) -> str:
-    bind = session.get_bind()
-    return bind.engine.url.render_as_string(hide_password=True)
+    """The database's URL (password hidden): the cache is per database. Remembered per engine:
+    rendering it cost more than the rest of a cached lookup (every gateway call asks)."""
+    engine = session.get_bind().engine
+    key = _engine_keys.get(engine)
+    if key is None:
+        key = _engine_keys[engine] = engine.url.render_as_string(hide_password=True)
+    return key
 
 
 def _clear_district_cache(*_args: Any) -> None:
