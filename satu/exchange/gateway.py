@@ -41,7 +41,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -192,11 +191,11 @@ async def gateway(request: Request, *, request_id: str | None = None) -> Respons
     return _answer(answer, headers)
 
 
-def _answer(answer: BackendAnswer, headers: httpx.Headers) -> Response:
+def _answer(answer: BackendAnswer, headers: list[tuple[bytes, bytes]]) -> Response:
     """The consumer's answer, with every header line (repeated ones too) as sealed."""
     response = Response(content=answer.body, status_code=answer.status)
     length = [line for line in response.raw_headers if line[0] == b"content-length"]
-    response.raw_headers = [(name.lower(), value) for name, value in headers.raw] + length
+    response.raw_headers = [(name.lower(), value) for name, value in headers] + length
     return response
 
 
@@ -250,7 +249,7 @@ async def _forward(state: GatewayState, call: Call) -> BackendAnswer:
 
 def _seal(
     session: Session, state: GatewayState, call: Call, answer: BackendAnswer
-) -> httpx.Headers:
+) -> list[tuple[bytes, bytes]]:
     """Phase 3: check the answer (form, provider's signature, echoed ids) and sign it; the
     headers of the answer to the consumer."""
     assert call.service is not None
@@ -261,16 +260,14 @@ def _seal(
     _check_echo(call, answer, signed=provider.require_signature)
     key_id, private_key = state.hosted_key(session, provider.member_class, provider.member_code)
     ours = [(name.encode(), value.encode()) for name, value in xroad_headers(call).items()]
-    headers = httpx.Headers(answer_headers(answer.headers) + ours)
-    sig.sign_response(
-        headers,
+    return sig.sign_response_lines(
+        answer_headers(answer.headers) + ours,
         status=answer.status,
         key_id=key_id,
         private_key=private_key,
         body=answer.body,
         digest=answer.digest,
     )
-    return headers
 
 
 def _check_provider_signature(

@@ -38,4 +38,6 @@ from satu.exchange.signing import SignatureError as SignatureError
 from satu.exchange.signing import content_digest as content_digest
 from satu.exchange.signing import new_nonce as new_nonce
 from satu.exchange.signing import sign_request as sign_request
+from satu.exchange.signing import sign_request_lines as sign_request_lines
 from satu.exchange.signing import sign_response as sign_response
+from satu.exchange.signing import sign_response_lines as sign_response_lines

@@ -148,11 +148,17 @@ def _target_uri(url: str, method: str) -> str | None:
     return value if _PLAIN.match(value) and " " not in value else None
 
 
-def _field_values(headers: httpx.Headers) -> dict[str, list[str]]:
-    """Each header's values by lower-case name, in one pass."""
+Lines = list[tuple[bytes, bytes]]  # raw header lines: (name, value) as sent
+# Lines a new signature replaces: an earlier signature, and the digest (written afresh).
+_REPLACED = frozenset({b"signature", b"signature-input", b"content-digest"})
+
+
+def _line_values(lines: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    """Each header's values by lower-case name (Latin-1: a value outside plain ASCII makes the
+    fast path give way to the library, as httpx's decoding would), in one pass."""
     values: dict[str, list[str]] = {}
-    for name, value in headers.multi_items():
-        values.setdefault(name, []).append(value)
+    for name, value in lines:
+        values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
     return values
 
 
@@ -161,16 +167,7 @@ def _field_value(values: dict[str, list[str]], name: str) -> str | None:
     return value if _PLAIN_FIELD.match(value) and "\n" not in value else None
 
 
-def _drop_signature(headers: httpx.Headers, values: dict[str, list[str]]) -> None:
-    """Remove an earlier signature (the message is signed afresh)."""
-    for name in ("signature", "signature-input"):
-        if name in values:
-            del headers[name]
-            del values[name]
-
-
-def _fast_sign(
-    headers: httpx.Headers,
+def _fast_signature(
     values: dict[str, list[str]],
     derived: list[tuple[str, str]],
     fields: list[str],
@@ -179,32 +176,47 @@ def _fast_sign(
     private_key: Ed25519PrivateKey,
     body: bytes,
     digest: str | None,
-    created: datetime | None,
-    nonce: str | None,
-) -> bool:
-    """Sign by writing the RFC 9421 signature base directly; False when a value is unusual
-    (the caller then signs through the library). Byte-identical to the library's output."""
-    nonce = nonce or new_nonce()
+    created: datetime,
+    nonce: str,
+) -> Lines | None:
+    """The `Content-Digest`, `Signature-Input` and `Signature` lines, from the RFC 9421
+    signature base written directly; None when a value is unusual (the caller then signs
+    through the library). Byte-identical to the library's output."""
     if not (_PLAIN.match(key_id) and _PLAIN.match(nonce)):
-        return False
+        return None
     lines = [f'"{name}": {value}' for name, value in derived]
     for name in fields:
         value = _field_value(values, name)
         if value is None:
-            return False
+            return None
         lines.append(f'"{name}": {value}')
     digest = digest or content_digest(body)
     lines.append(f'"content-digest": {digest}')
     ids = " ".join(f'"{name}"' for name, _ in derived) + "".join(f' "{n}"' for n in fields)
-    stamp = int((created or datetime.now(UTC)).timestamp())
+    stamp = int(created.timestamp())
     params = f'({ids} "content-digest");created={stamp};keyid="{key_id}";alg="{ALGORITHM}"'
     params += f';nonce="{nonce}"'
     lines.append(f'"@signature-params": {params}')
     signature = private_key.sign("\n".join(lines).encode())
-    headers["content-digest"] = digest
-    headers["signature-input"] = f"{LABEL}={params}"
-    headers["signature"] = f"{LABEL}=:{base64.b64encode(signature).decode()}:"
-    return True
+    return [
+        (b"content-digest", digest.encode()),
+        (b"signature-input", f"{LABEL}={params}".encode()),
+        (b"signature", f"{LABEL}=:{base64.b64encode(signature).decode()}:".encode()),
+    ]
+
+
+def _unsigned(lines: Iterable[tuple[bytes, bytes]]) -> Lines:
+    """`lines` without the ones a new signature replaces."""
+    return [(name, value) for name, value in lines if name.lower() not in _REPLACED]
+
+
+def _set_lines(headers: httpx.Headers, lines: Lines) -> None:
+    """Put the signature's lines on httpx headers, replacing earlier ones."""
+    for name in ("signature", "signature-input", "content-digest"):
+        if name in headers:
+            del headers[name]
+    for name, value in lines:
+        headers[name.decode()] = value.decode()
 
 
 def _library_sign(
@@ -234,6 +246,41 @@ def _library_sign(
     )
 
 
+def sign_request_lines(
+    method: str,
+    url: str,
+    lines: Iterable[tuple[bytes, bytes]],
+    *,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes = b"",
+    digest: str | None = None,
+    created: datetime | None = None,
+    nonce: str | None = None,
+) -> Lines | None:
+    """A request's header lines, signed: `lines` without any earlier signature or
+    Content-Digest, then ours. `url`: the absolute URL as it will be sent (`str(httpx.URL)`).
+    None when a value is unusual: then build the `httpx.Request` and `sign_request` it.
+    The gateway signs this way before it builds the request (no header rewriting)."""
+    kept = _unsigned(lines)
+    target = _target_uri(url, method)
+    if target is None or not _PLAIN.match(method):
+        return None
+    values = _line_values(kept)
+    signature = _fast_signature(
+        values,
+        [("@method", method), ("@target-uri", target)],
+        [f for f in REQUEST_FIELDS if f in values],
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        digest=digest,
+        created=created or datetime.now(UTC),
+        nonce=nonce or new_nonce(),
+    )
+    return None if signature is None else kept + signature
+
+
 def sign_request(
     request: httpx.Request,
     *,
@@ -250,41 +297,80 @@ def sign_request(
     `digest`: the body's `content_digest` when the caller has it already (not hashed again).
     `fast=False` signs through the library only (the fast path gives the same bytes).
     """
-    headers = request.headers
-    values = _field_values(headers)
-    _drop_signature(headers, values)
-    present = [f for f in REQUEST_FIELDS if f in values]
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
     if fast:
-        target = _target_uri(str(request.url), request.method)
-        derived = [("@method", request.method), ("@target-uri", target or "")]
-        if (
-            target is not None
-            and _PLAIN.match(request.method)
-            and _fast_sign(
-                headers,
-                values,
-                derived,
-                present,
-                key_id=key_id,
-                private_key=private_key,
-                body=body,
-                digest=digest,
-                created=created,
-                nonce=nonce,
-            )
-        ):
+        signed = sign_request_lines(
+            request.method,
+            str(request.url),
+            request.headers.raw,
+            key_id=key_id,
+            private_key=private_key,
+            body=body,
+            digest=digest,
+            created=created,
+            nonce=nonce,
+        )
+        if signed is not None:
+            _set_lines(request.headers, signed[-3:])
             return
+    for name in ("signature", "signature-input"):
+        if name in request.headers:
+            del request.headers[name]
+    values = _line_values(request.headers.raw)
     _library_sign(
         request,
-        covered=["@method", "@target-uri", *present],
+        covered=["@method", "@target-uri", *[f for f in REQUEST_FIELDS if f in values]],
         key_id=key_id,
         private_key=private_key,
         body=body,
         created=created,
         nonce=nonce,
     )
+
+
+def sign_response_lines(
+    lines: Iterable[tuple[bytes, bytes]],
+    *,
+    status: int,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes = b"",
+    digest: str | None = None,
+    created: datetime | None = None,
+    nonce: str | None = None,
+) -> Lines:
+    """A response's header lines, signed (status and body given): `lines` without any earlier
+    signature or Content-Digest, then ours; through the library when a value is unusual."""
+    kept = _unsigned(lines)
+    created = created or datetime.now(UTC)
+    nonce = nonce or new_nonce()
+    values = _line_values(kept)
+    present = [f for f in RESPONSE_FIELDS if f in values]
+    signature = _fast_signature(
+        values,
+        [("@status", str(status))],
+        present,
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        digest=digest,
+        created=created,
+        nonce=nonce,
+    )
+    if signature is not None:
+        return kept + signature
+    headers = httpx.Headers(kept)
+    _library_sign(
+        ResponseView(status, headers),
+        covered=["@status", *present],
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        created=created,
+        nonce=nonce,
+    )
+    return [(name.lower(), value) for name, value in headers.raw]
 
 
 def sign_response(
@@ -301,27 +387,31 @@ def sign_response(
 ) -> None:
     """Sign a response's headers in place (status and body given); `digest` and `fast` as for
     requests."""
-    values = _field_values(headers)
-    _drop_signature(headers, values)
-    present = [f for f in RESPONSE_FIELDS if f in values]
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
-    if fast and _fast_sign(
-        headers,
-        values,
-        [("@status", str(status))],
-        present,
-        key_id=key_id,
-        private_key=private_key,
-        body=body,
-        digest=digest,
-        created=created,
-        nonce=nonce,
-    ):
-        return
+    if fast:
+        values = _line_values(_unsigned(headers.raw))
+        signature = _fast_signature(
+            values,
+            [("@status", str(status))],
+            [f for f in RESPONSE_FIELDS if f in values],
+            key_id=key_id,
+            private_key=private_key,
+            body=body,
+            digest=digest,
+            created=created,
+            nonce=nonce,
+        )
+        if signature is not None:
+            _set_lines(headers, signature)
+            return
+    for name in ("signature", "signature-input"):
+        if name in headers:
+            del headers[name]
+    values = _line_values(headers.raw)
     _library_sign(
         ResponseView(status, headers),
-        covered=["@status", *present],
+        covered=["@status", *[f for f in RESPONSE_FIELDS if f in values]],
         key_id=key_id,
         private_key=private_key,
         body=body,

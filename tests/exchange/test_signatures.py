@@ -253,3 +253,96 @@ def test_direct_response_signing_gives_the_library_bytes_exactly(status) -> None
             lookup=lambda kid: info,
         )
     assert signed[0] == signed[1]
+
+
+@pytest.mark.parametrize(("method", "url", "headers"), _CASES)
+def test_signed_request_lines_give_the_library_bytes(method, url, headers) -> None:
+    """The gateway signs its forwarded request as header lines, before building it: the same
+    signature as the library's on the built request, or None (then the library signs)."""
+    private, info = _key()
+    created = datetime.now(UTC)
+    library = httpx.Request(method, url, headers=headers, content=BODY)
+    sig.sign_request(
+        library,
+        key_id="k1",
+        private_key=private,
+        body=BODY,
+        created=created,
+        nonce="n-3",
+        fast=False,
+    )
+    lines = httpx.Request(method, url, headers=headers).headers.raw
+    signed = sig.sign_request_lines(
+        method,
+        str(library.url),
+        lines,
+        key_id="k1",
+        private_key=private,
+        body=BODY,
+        created=created,
+        nonce="n-3",
+    )
+    if signed is None:  # an unusual value: only the library path may sign it
+        assert any(not value.isascii() or b"\t" in value for _, value in lines) or (
+            not str(library.url).isascii()
+        )
+        return
+    request = httpx.Request(method, library.url, headers=signed, content=BODY)
+    names = ("content-digest", "signature-input", "signature")
+    assert [request.headers.get(h) for h in names] == [library.headers.get(h) for h in names]
+    assert _verify(request, info).covered[:2] == ("@method", "@target-uri")
+
+
+def test_signed_request_lines_replace_an_earlier_signature() -> None:
+    private, info = _key()
+    lines = [
+        (b"X-Road-Client", b"ID/GOV/K1/SUB"),
+        (b"Signature-Input", b'old=("@method");created=1'),
+        (b"Signature", b"old=:AAAA:"),
+        (b"Content-Digest", b"sha-256=:stale:"),
+    ]
+    signed = sig.sign_request_lines("POST", URL, lines, key_id="k1", private_key=private, body=BODY)
+    assert signed is not None
+    names = [name.lower() for name, _ in signed]
+    assert names.count(b"signature") == names.count(b"signature-input") == 1
+    assert names.count(b"content-digest") == 1 and b"sha-256=:stale:" not in dict(signed).values()
+    request = httpx.Request("POST", URL, headers=signed, content=BODY)
+    assert "x-road-client" in _verify(request, info).covered
+
+
+def test_signed_request_lines_give_way_on_an_unusual_value() -> None:
+    private, _ = _key()
+    latin = [(b"X-Road-Purpose", "für".encode("latin-1"))]
+    assert sig.sign_request_lines("GET", URL, latin, key_id="k1", private_key=private) is None
+    assert sig.sign_request_lines("GET", URL, [], key_id='k"1', private_key=private) is None
+
+
+@pytest.mark.parametrize("key_id", ["k1", 'k"1'])
+def test_signed_response_lines_equal_signing_httpx_headers(key_id) -> None:
+    """Plain values take the direct path, unusual ones the library; both as `sign_response`."""
+    private, info = _key(key_id=key_id)
+    created = datetime.now(UTC)
+    lines = [(b"content-type", b"application/json"), (b"signature", b"old=:AAAA:")]
+    signed = sig.sign_response_lines(
+        lines,
+        status=201,
+        key_id=key_id,
+        private_key=private,
+        body=BODY,
+        created=created,
+        nonce="n-4",
+    )
+    headers = httpx.Headers(lines)
+    sig.sign_response(
+        headers,
+        status=201,
+        key_id=key_id,
+        private_key=private,
+        body=BODY,
+        created=created,
+        nonce="n-4",
+    )
+    names = ("content-digest", "signature-input", "signature")
+    assert [httpx.Headers(signed).get(h) for h in names] == [headers.get(h) for h in names]
+    assert [name for name, _ in signed].count(b"signature") == 1
+    sig.verify_response(status=201, headers=httpx.Headers(signed), body=BODY, lookup=lambda k: info)
