@@ -1,8 +1,10 @@
 """Group commit of the gateway's transparency log appends.
 
 Each call awaits the commit of its own log entry before it answers; calls that end while a
-commit is under way are appended together in the next transaction (one thread-pool hop, one
-commit, one PostgreSQL advisory lock or SQLite write lock for the lot). Under load this turns
+commit is under way are appended together in the next transaction (one commit, one PostgreSQL
+advisory lock or SQLite write lock for the lot). The writes run in a thread of the writer's
+own on its own kept connection; on PostgreSQL they run on the event loop instead, over an
+asynchronous psycopg connection (`log_pg.py`: no thread to contend with for the GIL). Under load this turns
 one write transaction per call into one per batch; alone, a call pays what it paid before.
 A batch that fails is retried one record per transaction, so one bad record cannot refuse
 the others; a record that still fails raises to its own call. A caller that goes away (the
@@ -20,7 +22,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from satu.core.db import transaction
-from satu.exchange import transparency
+from satu.exchange import log_pg, transparency
 from satu.exchange.schemas import LogRecordIn
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,15 @@ class LogWriter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satu-log")
         self._held: list[Connection] = []
         weakref.finalize(self, _shut, self._thread, self._held)  # both go with us
+        # PostgreSQL (psycopg): on the event loop itself, no thread (see log_pg.py).
+        self._pg = (
+            log_pg.PgAppender(self._engine) if self._engine and log_pg.takes(self._engine) else None
+        )
 
     async def _run(self, records: list[LogRecordIn]) -> None:
+        if self._pg is not None:
+            await self._pg.append(records)
+            return
         await asyncio.get_running_loop().run_in_executor(self._thread, self._write, records)
 
     async def append(self, record: LogRecordIn) -> None:

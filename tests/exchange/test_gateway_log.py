@@ -1,13 +1,15 @@
 """The gateway's log writer: group commit, its own kept connection, and what happens when a
-batch fails (a broken connection, a record the database refuses). On a scratch database."""
+batch fails (a broken connection, a record the database refuses). On a scratch database: on
+SQLite the writer's thread path, on PostgreSQL its event-loop path (`log_pg.py`)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.migrations import upgrade
@@ -30,6 +32,21 @@ def _connects(engine: Engine) -> list[int]:
     return opened
 
 
+def _opened(writer: LogWriter, connects: list[int]) -> int:
+    """Connections the writer opened: its own count on PostgreSQL, the engine's elsewhere."""
+    return writer._pg.opened if writer._pg is not None else len(connects)
+
+
+def _drop_connection(writer: LogWriter, engine: Engine) -> None:
+    """As when the database server drops the writer's connection."""
+    if writer._pg is None:
+        writer._held[0].invalidate()
+        return
+    backend = writer._pg._held[0].info.backend_pid
+    with engine.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+
 def _logged(engine: Engine) -> list[str]:
     with transaction(make_sessionmaker(engine)) as session:
         return list(session.scalars(select(LogEntry.transaction_id).order_by(LogEntry.idx)))
@@ -46,7 +63,7 @@ def test_calls_ending_together_share_a_commit_on_one_kept_connection(engine: Eng
 
     asyncio.run(run())
     assert _logged(engine) == [f"tx-{i}" for i in range(25)]
-    assert len(opened) == 1
+    assert _opened(writer, opened) == 1
 
 
 def test_a_broken_connection_fails_no_call_and_is_replaced(engine: Engine) -> None:
@@ -55,13 +72,13 @@ def test_a_broken_connection_fails_no_call_and_is_replaced(engine: Engine) -> No
 
     async def run() -> None:
         await writer.append(record(0))
-        writer._held[0].invalidate()  # as when the database server drops the connection
+        _drop_connection(writer, engine)
         await writer.append(record(1))  # the batch fails, then each record is retried alone
         await writer.append(record(2))
 
     asyncio.run(run())
     assert _logged(engine) == ["tx-0", "tx-1", "tx-2"]
-    assert len(opened) == 2
+    assert _opened(writer, opened) == 2
 
 
 @pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
@@ -105,10 +122,38 @@ def test_indices_have_no_gaps_after_failures(engine: Engine) -> None:
         for i in range(5):
             await writer.append(record(i))
             if i == 2:
-                writer._held[0].invalidate()
+                _drop_connection(writer, engine)
 
     asyncio.run(run())
     with transaction(make_sessionmaker(engine)) as session:
         indices = list(session.scalars(select(LogEntry.idx).order_by(LogEntry.idx)))
         assert indices == list(range(5))
         assert session.scalar(select(func.count()).select_from(LogEntry)) == 5
+
+
+def test_postgresql_appends_run_on_the_event_loop(engine: Engine) -> None:
+    """On PostgreSQL the batches go out on the loop (no thread), and writers on several loops
+    (as in several workers) still give every entry its own index with no gaps."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the event-loop path is PostgreSQL's")
+    writers = [LogWriter(make_sessionmaker(engine)) for _ in range(3)]
+
+    def run(k: int) -> None:
+        async def appends() -> None:
+            await asyncio.gather(*(writers[k].append(record(100 * k + i)) for i in range(40)))
+
+        asyncio.run(appends())
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(writer._pg is not None and writer._pg.opened == 1 for writer in writers)
+    assert all(not writer._thread._threads for writer in writers)  # no thread was started
+    with transaction(make_sessionmaker(engine)) as session:
+        indices = list(session.scalars(select(LogEntry.idx).order_by(LogEntry.idx)))
+    assert indices == list(range(120))
+    assert sorted(_logged(engine)) == sorted(
+        f"tx-{100 * k + i}" for k in range(3) for i in range(40)
+    )
