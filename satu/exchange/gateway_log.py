@@ -4,8 +4,9 @@ Each call awaits the commit of its own log entry before it answers; calls that e
 commit is under way are appended together in the next transaction (one commit, one PostgreSQL
 advisory lock or SQLite write lock for the lot). The writes run in a thread of the writer's
 own on its own kept connection; on PostgreSQL they run on the event loop instead, over an
-asynchronous psycopg connection (`log_pg.py`: no thread to contend with for the GIL). Under load this turns
-one write transaction per call into one per batch; alone, a call pays what it paid before.
+asynchronous psycopg connection (`log_pg.py`: no thread to contend with for the GIL). Under
+load this turns one write transaction per call into one per batch; alone, a call pays what it
+paid before.
 A batch that fails is retried one record per transaction, so one bad record cannot refuse
 the others; a record that still fails raises to its own call. A caller that goes away (the
 consumer disconnected) does not cancel its append: the entry is logged, the answer is lost.
@@ -64,6 +65,12 @@ class LogWriter:
         await asyncio.shield(future)
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_pending()
+        finally:
+            self._task = None  # a finished task would keep its event loop (and us) alive
+
+    async def _drain_pending(self) -> None:
         await asyncio.sleep(0)  # let the calls already under way this loop turn join the batch
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]

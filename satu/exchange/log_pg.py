@@ -22,7 +22,15 @@ from sqlalchemy import Engine
 from satu.exchange import transparency
 from satu.exchange.schemas import LogRecordIn
 
-CONNECT_TIMEOUT = 10  # seconds
+# Connecting is bounded, and a server that goes silent is noticed (TCP keepalives) rather
+# than waited for forever; the URL's own settings win.
+KEEPALIVES = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def takes(engine: Engine) -> bool:
@@ -35,10 +43,10 @@ class PgAppender:
 
     def __init__(self, engine: Engine) -> None:
         self._dialect = engine.dialect
-        # A libpq URI with the password (kept in memory only, never logged).
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
+        # The engine's own connection parameters (hosts, options, password, adapters), as
+        # keywords: never a URL string, which libpq would decode differently (and whose
+        # parse errors would show the password).
+        _, self._params = engine.dialect.create_connect_args(engine.url)
         self._held: list[psycopg.AsyncConnection] = []  # the kept connection, if any
         self.opened = 0  # connections opened so far
         weakref.finalize(self, _close, self._held)  # it goes with us (and our event loop)
@@ -68,9 +76,7 @@ class PgAppender:
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._held and not self._held[0].closed:
             return self._held[0]
-        connection = await psycopg.AsyncConnection.connect(
-            self._conninfo, connect_timeout=CONNECT_TIMEOUT
-        )
+        connection = await psycopg.AsyncConnection.connect(**{**KEEPALIVES, **self._params})
         self._held[:] = [connection]
         self.opened += 1
         return connection
@@ -80,7 +86,10 @@ async def _close_now(connection: psycopg.AsyncConnection) -> None:
     """Close a connection after a failure; a broken one may not answer, so do not wait long."""
     try:
         await asyncio.wait_for(connection.close(), timeout=2)
-    except (Exception, asyncio.CancelledError):  # already gone: drop it
+    except asyncio.CancelledError:
+        connection.pgconn.finish()
+        raise
+    except Exception:  # already gone: drop it
         connection.pgconn.finish()
 
 

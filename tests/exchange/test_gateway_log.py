@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, event, func, make_url, select, text
 
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.migrations import upgrade
@@ -157,3 +157,34 @@ def test_postgresql_appends_run_on_the_event_loop(engine: Engine) -> None:
     assert sorted(_logged(engine)) == sorted(
         f"tx-{100 * k + i}" for k in range(3) for i in range(40)
     )
+
+
+def test_postgresql_connection_takes_the_urls_parameters_as_they_are(
+    scratch_database_url: str, settings
+) -> None:
+    """The event-loop path connects with the engine's own parameters: a password with a space
+    and `options` reach the server decoded (a URL string handed to libpq would not)."""
+    if not scratch_database_url.startswith("postgresql"):
+        pytest.skip("the event-loop path is PostgreSQL's")
+    url = make_url(scratch_database_url)
+    options = url.query["options"] + " -c application_name=satu-log -c lock_timeout=7s"
+    url = url.set(password="p w%").update_query_dict({"options": options})
+    built = make_engine(settings, url.render_as_string(hide_password=False))
+    try:
+        upgrade(built)
+        writer = LogWriter(make_sessionmaker(built))
+
+        async def run() -> list[str]:
+            await writer.append(record(0))
+            assert writer._pg is not None
+            shown = []
+            for name in ("application_name", "lock_timeout"):
+                cursor = await writer._pg._held[0].execute(f"SHOW {name}")
+                row = await cursor.fetchone()
+                shown.append(str(row[0]) if row else "")
+            return shown
+
+        assert asyncio.run(run()) == ["satu-log", "7s"]
+        assert _logged(built) == ["tx-0"]
+    finally:
+        built.dispose()
