@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import Any
 
 import psycopg
 from sqlalchemy import Engine
@@ -59,6 +60,7 @@ class PgAppender:
             return
         writer = transparency.row_writer(self._dialect)
         connection = await self._connect()
+        committing = False
         try:
             async with connection.transaction():
                 await connection.execute(
@@ -68,10 +70,30 @@ class PgAppender:
                 top = await cursor.fetchone()
                 transparency.number_rows(rows, top=top[0] if top else None)
                 await cursor.executemany(writer.insert_sql, [writer.params(row) for row in rows])
-        except BaseException:
+                committing = True
+        except BaseException as exc:
             self._held.clear()
             await _close_now(connection)
+            lost_answer = committing and isinstance(exc, psycopg.OperationalError)
+            if lost_answer and await self._stored(rows):  # the COMMIT went through
+                return
             raise
+
+    async def _stored(self, rows: list[dict[str, Any]]) -> bool:
+        """Whether `rows` are in the log as numbered (same index, same leaf hash), asked on a
+        new connection: a batch whose COMMIT was answered by a broken connection is either
+        wholly stored or not at all, and retrying a stored one would log it twice."""
+        try:
+            connection = await self._connect()
+            cursor = await connection.execute(
+                "SELECT idx, leaf_hash FROM exchange_log_entry WHERE idx = ANY(%s)",
+                ([row["idx"] for row in rows],),
+            )
+            found = {idx: bytes(leaf) for idx, leaf in await cursor.fetchall()}
+            await connection.rollback()
+        except psycopg.Error:
+            return False  # unknown: the caller retries (a duplicate is better than a loss)
+        return all(found.get(row["idx"]) == row["leaf_hash"] for row in rows)
 
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._held and not self._held[0].closed:

@@ -188,3 +188,35 @@ def test_postgresql_connection_takes_the_urls_parameters_as_they_are(
         assert _logged(built) == ["tx-0"]
     finally:
         built.dispose()
+
+
+def test_a_batch_whose_commit_answer_is_lost_is_not_logged_twice(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COMMIT reaches the server but its answer is lost with the connection: the writer
+    finds the batch stored (same indices, same leaf hashes) and does not append it again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the event-loop path is PostgreSQL's")
+    import psycopg
+
+    commit = psycopg.AsyncTransaction.__aexit__
+    lost: list[int] = []
+
+    async def answer_lost(self, *exc_info):  # type: ignore[no-untyped-def]
+        result = await commit(self, *exc_info)
+        if exc_info[0] is None and not lost:
+            lost.append(1)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(psycopg.AsyncTransaction, "__aexit__", answer_lost)
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        await asyncio.gather(writer.append(record(0)), writer.append(record(1)))
+        await writer.append(record(2))
+
+    asyncio.run(run())
+    assert lost == [1]
+    assert _logged(engine) == ["tx-0", "tx-1", "tx-2"]
+    assert writer._pg is not None and writer._pg.opened == 2
