@@ -212,37 +212,68 @@ def _unsigned(lines: Iterable[tuple[bytes, bytes]]) -> Lines:
 
 def _set_lines(headers: httpx.Headers, lines: Lines) -> None:
     """Put the signature's lines on httpx headers, replacing earlier ones."""
-    for name in ("signature", "signature-input", "content-digest"):
-        if name in headers:
-            del headers[name]
+    for name in _REPLACED:
+        if name.decode() in headers:
+            del headers[name.decode()]
     for name, value in lines:
         headers[name.decode()] = value.decode()
 
 
 def _library_sign(
-    message: RequestView | ResponseView | httpx.Request,
+    message: ResponseView | httpx.Request,
     *,
-    covered: list[str],
+    derived: list[str],
+    fields: tuple[str, ...],
     key_id: str,
     private_key: Ed25519PrivateKey,
     body: bytes,
-    created: datetime | None,
-    nonce: str | None,
+    created: datetime,
+    nonce: str,
 ) -> None:
-    """Sign through `http-message-signatures` (the reference the fast path must equal)."""
+    """Sign through `http-message-signatures` (the reference the fast path must equal): an
+    earlier signature and digest are replaced; `derived` and those of `fields` present are
+    covered, as on the fast path."""
+    headers = message.headers
+    for name in _REPLACED:
+        if name.decode() in headers:
+            del headers[name.decode()]
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519, key_resolver=_Resolver(private_key)
     )
-    for name in [n for n in message.headers if n.lower() in ("content-digest",)]:
-        del message.headers[name]
     signer.sign(
         message,
         key_id=key_id,
-        created=created or datetime.now(UTC),
-        nonce=nonce or new_nonce(),
+        created=created,
+        nonce=nonce,
         label=LABEL,
-        covered_component_ids=covered,
+        covered_component_ids=[*derived, *(f for f in fields if f in headers)],
         body=body,
+    )
+
+
+def _response_signature(
+    kept: Lines,
+    *,
+    status: int,
+    key_id: str,
+    private_key: Ed25519PrivateKey,
+    body: bytes,
+    digest: str | None,
+    created: datetime,
+    nonce: str,
+) -> Lines | None:
+    """The fast path's signature lines for a response's unsigned lines (None: unusual)."""
+    values = _line_values(kept)
+    return _fast_signature(
+        values,
+        [("@status", str(status))],
+        [f for f in RESPONSE_FIELDS if f in values],
+        key_id=key_id,
+        private_key=private_key,
+        body=body,
+        digest=digest,
+        created=created,
+        nonce=nonce,
     )
 
 
@@ -314,13 +345,10 @@ def sign_request(
         if signed is not None:
             _set_lines(request.headers, signed[-3:])
             return
-    for name in ("signature", "signature-input"):
-        if name in request.headers:
-            del request.headers[name]
-    values = _line_values(request.headers.raw)
     _library_sign(
         request,
-        covered=["@method", "@target-uri", *[f for f in REQUEST_FIELDS if f in values]],
+        derived=["@method", "@target-uri"],
+        fields=REQUEST_FIELDS,
         key_id=key_id,
         private_key=private_key,
         body=body,
@@ -345,12 +373,9 @@ def sign_response_lines(
     kept = _unsigned(lines)
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
-    values = _line_values(kept)
-    present = [f for f in RESPONSE_FIELDS if f in values]
-    signature = _fast_signature(
-        values,
-        [("@status", str(status))],
-        present,
+    signature = _response_signature(
+        kept,
+        status=status,
         key_id=key_id,
         private_key=private_key,
         body=body,
@@ -361,14 +386,15 @@ def sign_response_lines(
     if signature is not None:
         return kept + signature
     headers = httpx.Headers(kept)
-    _library_sign(
-        ResponseView(status, headers),
-        covered=["@status", *present],
+    sign_response(
+        headers,
+        status=status,
         key_id=key_id,
         private_key=private_key,
         body=body,
         created=created,
         nonce=nonce,
+        fast=False,
     )
     return [(name.lower(), value) for name, value in headers.raw]
 
@@ -390,11 +416,9 @@ def sign_response(
     created = created or datetime.now(UTC)
     nonce = nonce or new_nonce()
     if fast:
-        values = _line_values(_unsigned(headers.raw))
-        signature = _fast_signature(
-            values,
-            [("@status", str(status))],
-            [f for f in RESPONSE_FIELDS if f in values],
+        signature = _response_signature(
+            _unsigned(headers.raw),
+            status=status,
             key_id=key_id,
             private_key=private_key,
             body=body,
@@ -405,13 +429,10 @@ def sign_response(
         if signature is not None:
             _set_lines(headers, signature)
             return
-    for name in ("signature", "signature-input"):
-        if name in headers:
-            del headers[name]
-    values = _line_values(headers.raw)
     _library_sign(
         ResponseView(status, headers),
-        covered=["@status", *[f for f in RESPONSE_FIELDS if f in values]],
+        derived=["@status"],
+        fields=RESPONSE_FIELDS,
         key_id=key_id,
         private_key=private_key,
         body=body,
