@@ -21,16 +21,15 @@ as X-Road's `{type, message, detail}` with `X-Road-Error`.
 
 The gateway manages its own short transactions (not `DbSession`), so that no database
 connection is held while the provider works; in steady state phases 1 and 3 run from caches on
-the event loop, and phase 4 shares one thread-pool hop with the calls committed alongside.
+the event loop, and phase 4 shares one log transaction with the calls committed alongside.
 
 `GatewayDispatch` is the outermost layer of the app, outside FastAPI's and Starlette's own
 layers too (`SatuApp.build_middleware_stack`): a service call goes straight to the gateway,
 past FastAPI's routing (hundreds of page and API routes) and the page middleware (locale, CSRF
 cookies, body limits), which it does not need; it keeps the request id, the access log and
 security headers (the API set: answers for programs), set on the answer itself rather than by
-wrapping layers. The /r1
-metaservices (`listMethods`, `allowedMethods`, `getOpenAPI`) and every other path go on to
-the app.
+wrapping layers. The /r1 metaservices (`listMethods`, `allowedMethods`, `getOpenAPI`) and every
+other path go on to the app.
 """
 
 from __future__ import annotations

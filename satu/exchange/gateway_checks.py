@@ -218,12 +218,13 @@ def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Reques
         outgoing = httpx.Request(call.method, url, headers=signed or headers, content=call.body)
     except (httpx.InvalidURL, ValueError) as exc:
         raise XRoadError("Client.BadRequest", f"Cannot forward this request: {exc}") from None
-    if signed is None:  # an unusual value: the library signs
+    if signed is None:  # an unusual value: the library signs (the fast path already declined)
         sig.sign_request(
             outgoing,
             key_id=key_id,
             private_key=private_key,
             body=call.body,
             digest=call.request_digest,
+            fast=False,
         )
     return outgoing
