@@ -14,6 +14,7 @@ transparency's own (`log_rows`, `row_writer`), so the stored bytes are the same.
 from __future__ import annotations
 
 import asyncio
+import re
 import weakref
 from typing import Any
 
@@ -21,6 +22,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from satu.exchange import transparency
+from satu.exchange.models import LogEntry
 from satu.exchange.schemas import LogRecordIn
 
 # Connecting is bounded, and a server that goes silent is noticed (TCP keepalives) rather
@@ -32,6 +34,31 @@ KEEPALIVES = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+
+
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_ARRAY_COLUMNS = tuple(name for name in transparency.ROW_COLUMNS if name != "idx")
+
+
+def _append_sql(dialect: Any) -> str:
+    """One INSERT for a whole batch: the rows come as one array per column, and each gets the
+    next index after the largest stored one, read by the same statement. It runs after the
+    append lock is held, and (READ COMMITTED) a statement's snapshot is taken when it starts,
+    so the largest index it reads is the last committed append's."""
+    table = LogEntry.__table__
+    names = ", ".join(_ARRAY_COLUMNS)
+    arrays = ", ".join(
+        # VARCHAR(n) -> VARCHAR[]: an explicit cast would cut a long value; the insert refuses it.
+        "%b::" + re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=dialect)) + "[]"
+        for name in _ARRAY_COLUMNS
+    )
+    # Names and types come from the table's own metadata, no input.
+    return (
+        f"INSERT INTO {table.name} (idx, {names})"  # noqa: S608
+        f" SELECT newest.idx + v.ord, {', '.join('v.' + name for name in _ARRAY_COLUMNS)}"
+        f" FROM (SELECT coalesce(max(idx), -1) AS idx FROM {table.name}) AS newest,"
+        f" unnest({arrays}) WITH ORDINALITY AS v({names}, ord)"
+    )
 
 
 def takes(engine: Engine) -> bool:
@@ -48,57 +75,72 @@ class PgAppender:
         # keywords: never a URL string, which libpq would decode differently (and whose
         # parse errors would show the password).
         _, self._params = engine.dialect.create_connect_args(engine.url)
+        self._writer = transparency.row_writer(engine.dialect)
+        self._sql = _append_sql(engine.dialect)
         self._held: list[psycopg.AsyncConnection] = []  # the kept connection, if any
         self.opened = 0  # connections opened so far
         weakref.finalize(self, _close, self._held)  # it goes with us (and our event loop)
 
     async def append(self, records: list[LogRecordIn]) -> None:
-        """Append `records` in one transaction and commit. After a failure the connection is
-        closed: the next batch opens a new one."""
+        """Append `records` in one transaction and commit, in one round trip. After a failure
+        the connection is closed: the next batch opens a new one."""
         rows = transparency.log_rows(records)
         if not rows:
             return
-        writer = transparency.row_writer(self._dialect)
+        columns = self._columns(rows)
         connection = await self._connect()
-        committing = False
         try:
-            async with connection.transaction():
-                await connection.execute(
-                    "SELECT pg_advisory_xact_lock(%s)", (transparency.LOCK_APPEND,)
-                )
-                cursor = await connection.execute(writer.top_sql)
-                top = await cursor.fetchone()
-                transparency.number_rows(rows, top=top[0] if top else None)
-                await cursor.executemany(writer.insert_sql, [writer.params(row) for row in rows])
-                committing = True
+            # One pipeline, one Sync: BEGIN, the lock, the numbered insert and COMMIT go out
+            # together and their answers come back together (five round trips before). An
+            # error skips the rest up to the Sync, COMMIT included: nothing is stored.
+            async with connection.pipeline():
+                await connection.execute("BEGIN")
+                await connection.execute(_LOCK_SQL, (transparency.LOCK_APPEND,))
+                await connection.execute(self._sql, columns)
+                await connection.execute("COMMIT")
         except BaseException as exc:
             self._held.clear()
             await _close_now(connection)
-            lost_answer = committing and isinstance(exc, psycopg.OperationalError)
-            if lost_answer and await self._stored(rows):  # the COMMIT went through
+            # The connection broke: the COMMIT may have gone through all the same.
+            if isinstance(exc, psycopg.OperationalError) and await self._stored(rows):
                 return
             raise
 
+    def _columns(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """The batch as one list per column (the insert's arrays), with the columns' own
+        bind conversions (e.g. a naive datetime is refused)."""
+        convert = self._writer.convert
+        return [
+            [convert[name](row[name]) if convert[name] else row[name] for row in rows]
+            for name in _ARRAY_COLUMNS
+        ]
+
     async def _stored(self, rows: list[dict[str, Any]]) -> bool:
-        """Whether `rows` are in the log as numbered (same index, same leaf hash), asked on a
-        new connection: a batch whose COMMIT was answered by a broken connection is either
-        wholly stored or not at all, and retrying a stored one would log it twice."""
+        """Whether `rows` are in the log (their leaf hashes under their transaction ids), asked
+        on a new connection: a batch whose COMMIT was answered by a broken connection is
+        either wholly stored or not at all, and retrying a stored one would log it twice."""
         try:
             connection = await self._connect()
             cursor = await connection.execute(
-                "SELECT idx, leaf_hash FROM exchange_log_entry WHERE idx = ANY(%s)",
-                ([row["idx"] for row in rows],),
+                "SELECT leaf_hash FROM exchange_log_entry"
+                " WHERE transaction_id = ANY(%s) AND leaf_hash = ANY(%s)",
+                (
+                    sorted({row["transaction_id"] for row in rows}),
+                    [row["leaf_hash"] for row in rows],
+                ),
             )
-            found = {idx: bytes(leaf) for idx, leaf in await cursor.fetchall()}
-            await connection.rollback()
+            found = {bytes(leaf) for (leaf,) in await cursor.fetchall()}
         except psycopg.Error:
             return False  # unknown: the caller retries (a duplicate is better than a loss)
-        return all(found.get(row["idx"]) == row["leaf_hash"] for row in rows)
+        return all(row["leaf_hash"] in found for row in rows)
 
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._held and not self._held[0].closed:
             return self._held[0]
-        connection = await psycopg.AsyncConnection.connect(**{**KEEPALIVES, **self._params})
+        connection = await psycopg.AsyncConnection.connect(
+            **{**KEEPALIVES, **self._params},
+            autocommit=True,  # BEGIN and COMMIT are ours
+        )
         self._held[:] = [connection]
         self.opened += 1
         return connection

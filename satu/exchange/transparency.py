@@ -151,13 +151,13 @@ class RowWriter:
 
     def __init__(self, dialect: Any) -> None:
         table = LogEntry.__table__
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(ROW_COLUMNS))
         self.insert_sql = compiled.string
         self.order = list(compiled.positiontup or []) if compiled.positional else None
         self.top_sql = str(select(func.max(table.c.idx)).compile(dialect=dialect))
         self.convert = {
             name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in _ROW_COLUMNS
+            for name in ROW_COLUMNS
         }
 
     def params(self, row: dict[str, Any]) -> Any:
@@ -169,7 +169,7 @@ class RowWriter:
         return tuple(values[name] for name in self.order) if self.order is not None else values
 
 
-_ROW_COLUMNS = ("idx", "leaf_hash", "entry", "logged_at", "kind", *_COLUMN_LIMITS, "subject_key")
+ROW_COLUMNS = ("idx", "leaf_hash", "entry", "logged_at", "kind", *_COLUMN_LIMITS, "subject_key")
 _writers: dict[str, RowWriter] = {}
 
 

@@ -194,22 +194,23 @@ def test_a_batch_whose_commit_answer_is_lost_is_not_logged_twice(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The COMMIT reaches the server but its answer is lost with the connection: the writer
-    finds the batch stored (same indices, same leaf hashes) and does not append it again."""
+    finds the batch stored (same leaf hashes under its transaction ids) and does not append
+    it again."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the event-loop path is PostgreSQL's")
     import psycopg
 
-    commit = psycopg.AsyncTransaction.__aexit__
+    sync = psycopg.AsyncPipeline.__aexit__  # sends the batch, COMMIT included, and reads back
     lost: list[int] = []
 
     async def answer_lost(self, *exc_info):  # type: ignore[no-untyped-def]
-        result = await commit(self, *exc_info)
+        result = await sync(self, *exc_info)
         if exc_info[0] is None and not lost:
             lost.append(1)
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         return result
 
-    monkeypatch.setattr(psycopg.AsyncTransaction, "__aexit__", answer_lost)
+    monkeypatch.setattr(psycopg.AsyncPipeline, "__aexit__", answer_lost)
     writer = LogWriter(make_sessionmaker(engine))
 
     async def run() -> None:
