@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from http_message_signatures import HTTPMessageSigner, algorithms
 from http_message_signatures.resolvers import parse_url
 from http_message_signatures.structures import normalize_header_value
+from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
 LABEL = "satu"
 ALGORITHM = "ed25519"
@@ -197,12 +198,30 @@ def _fast_signature(
     params = f'({ids} "content-digest");created={stamp};keyid="{key_id}";alg="{ALGORITHM}"'
     params += f';nonce="{nonce}"'
     lines.append(f'"@signature-params": {params}')
-    signature = private_key.sign("\n".join(lines).encode())
+    signature = ed25519_sign(private_key, "\n".join(lines).encode())
     return [
         (b"content-digest", digest.encode()),
         (b"signature-input", f"{LABEL}={params}".encode()),
         (b"signature", f"{LABEL}=:{base64.b64encode(signature).decode()}:".encode()),
     ]
+
+
+_SODIUM_KEYS_MAX = 1024
+# id(key) -> (the key, kept so that its id is not reused while here; libsodium's secret key)
+_sodium_keys: dict[int, tuple[Ed25519PrivateKey, bytes]] = {}
+
+
+def ed25519_sign(private_key: Ed25519PrivateKey, message: bytes) -> bytes:
+    """The Ed25519 signature of `message`, made by libsodium (PyNaCl): the same bytes as
+    `private_key.sign` (Ed25519 is deterministic) in about 60 % of its time (21 against 33-38
+    microseconds here), and the gateway signs twice per call."""
+    held = _sodium_keys.get(id(private_key))
+    if held is None or held[0] is not private_key:
+        if len(_sodium_keys) >= _SODIUM_KEYS_MAX:
+            _sodium_keys.clear()
+        _, secret = crypto_sign_seed_keypair(private_key.private_bytes_raw())
+        held = _sodium_keys[id(private_key)] = (private_key, secret)
+    return crypto_sign(message, held[1])[:64]
 
 
 def _unsigned(lines: Iterable[tuple[bytes, bytes]]) -> Lines:

@@ -346,3 +346,18 @@ def test_signed_response_lines_equal_signing_httpx_headers(key_id) -> None:
     assert [httpx.Headers(signed).get(h) for h in names] == [headers.get(h) for h in names]
     assert [name for name, _ in signed].count(b"signature") == 1
     sig.verify_response(status=201, headers=httpx.Headers(signed), body=BODY, lookup=lambda k: info)
+
+
+def test_libsodium_signatures_equal_the_cryptography_librarys() -> None:
+    """Signing goes through libsodium (PyNaCl) for speed: the bytes must be exactly what
+    `cryptography` makes (and so what every verifier expects), for each of several keys used
+    in turn (a key's libsodium form is kept per key object, never mixed up)."""
+    from satu.exchange.signing import ed25519_sign
+
+    keys = [Ed25519PrivateKey.generate() for _ in range(3)]
+    for round_ in range(2):
+        for number, key in enumerate(keys):
+            for message in (b"", b"x", f"signature base {round_} {number}".encode() * 40):
+                signature = ed25519_sign(key, message)
+                assert signature == key.sign(message)
+                key.public_key().verify(signature, message)
