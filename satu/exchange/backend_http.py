@@ -33,7 +33,7 @@ import re
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import httptools
 import httpx
@@ -345,17 +345,28 @@ class BackendTransport(httpx.AsyncBaseTransport):
         """Send the request on a pooled or new connection; the answer, its body streamed."""
         url = request.url
         host = url.raw_host.decode("ascii")  # IDNA-encoded, as in the Host header
-        if url.scheme not in ("http", "https") or not host:
-            raise httpx.UnsupportedProtocol(f"cannot send to {url.scheme}://")
         origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
-        timeouts = request.extensions.get("timeout", {})
         body = await request.aread()
-        data = request_bytes(request, body)
+        message = Message(origin, request.method, url.raw_path, request.headers.raw, body)
+        status, headers, stream = await self.send(message, request.extensions.get("timeout", {}))
+        return httpx.Response(
+            status, headers=headers, stream=stream, extensions={"http_version": b"HTTP/1.1"}
+        )
+
+    async def send(
+        self, message: Message, timeouts: dict[str, float | None]
+    ) -> tuple[int, list[tuple[bytes, bytes]], _Body]:
+        """Send a request without building httpx objects (the gateway's hot path): the answer's
+        status, header lines and body stream (close it to give the connection back)."""
+        scheme, host, _ = origin = message.origin
+        if scheme not in ("http", "https") or not host:
+            raise httpx.UnsupportedProtocol(f"cannot send to {scheme}://")
+        data = message_bytes(message)
         await _timed(self._slots.acquire(), timeouts.get("pool"), httpx.PoolTimeout)
         conn: _Connection | None = None
         try:
             conn = await self._connection(origin, timeouts.get("connect"))
-            conn.send(data, head_only=request.method == "HEAD")
+            conn.send(data, head_only=message.method == "HEAD")
             await _timed(conn.drained(), timeouts.get("write"), httpx.WriteTimeout)
             while not conn.head_done:
                 await _timed(conn.wait(), timeouts.get("read"), httpx.ReadTimeout)
@@ -365,12 +376,7 @@ class BackendTransport(httpx.AsyncBaseTransport):
                 conn.close()
             self._slots.release()
             raise
-        return httpx.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=_Body(self, origin, conn, timeouts.get("read")),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        return conn.status, conn.headers, _Body(self, origin, conn, timeouts.get("read"))
 
     async def _connection(self, origin: Origin, timeout: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -419,16 +425,33 @@ class BackendTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
+class Message(NamedTuple):
+    """A request as the transport sends it."""
+
+    origin: Origin
+    method: str
+    target: bytes  # path and query, as on the request line
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
 def request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """An httpx request as sent: head and body (see `message_bytes`)."""
+    return message_bytes(
+        Message(("", "", 0), request.method, request.url.raw_path, request.headers.raw, body)
+    )
+
+
+def message_bytes(message: Message) -> bytes:
     """The request as sent: head and body. LocalProtocolError when a part would not be one
     HTTP/1.1 request (header injection: a control character such as CR, LF or NUL in the
     target or a value; a method or name that is not a token)."""
-    method = request.method.encode("ascii")
-    target = request.url.raw_path
+    _, method_text, target, headers, body = message
+    method = method_text.encode("ascii")
     if not _TOKEN.fullmatch(method) or not target or b" " in target or _CONTROL.search(target):
         raise httpx.LocalProtocolError("the method or target cannot be sent")
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    for name, value in request.headers.raw:
+    for name, value in headers:
         if name.lower() in (b"content-length", b"transfer-encoding"):
             continue
         if not _TOKEN.fullmatch(name):
@@ -436,7 +459,7 @@ def request_bytes(request: httpx.Request, body: bytes) -> bytes:
         if _CONTROL.search(value):
             raise httpx.LocalProtocolError("a header value holds a control character")
         parts += [name, b": ", value, b"\r\n"]
-    if body or request.method in ("POST", "PUT", "PATCH"):
+    if body or method_text in ("POST", "PUT", "PATCH"):
         parts.append(b"content-length: %d\r\n" % len(body))
     parts.append(b"\r\n")
     return b"".join(parts) + body

@@ -9,11 +9,11 @@ import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import httpx
 from fastapi import Request
 
 from satu.core.db import utcnow
 from satu.exchange import signatures as sig
+from satu.exchange.backend_http import Message
 from satu.exchange.schemas import LogRecordIn, ServiceInfo, SubsystemInfo
 from satu.exchange.xroad import BadIdentifier, ClientId, ServiceId, XRoadError
 
@@ -47,7 +47,7 @@ class Call:
     nik: str | None = None
     user_id: str | None = None
     basis: str = ""
-    outgoing: httpx.Request | None = None
+    outgoing: Message | None = None  # the request to the backend, signed
     started: float = field(default_factory=time.perf_counter)
 
     @cached_property

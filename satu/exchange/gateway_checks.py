@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from satu.exchange import consumer_auth, lawful, registry
 from satu.exchange import signatures as sig
+from satu.exchange.backend_http import Message
 from satu.exchange.breaker import DEFAULT_RATE_PER_MINUTE
-from satu.exchange.forwarding import backend_url, forwarded_headers
+from satu.exchange.forwarding import backend_target, forwarded_headers
 from satu.exchange.gateway_call import Call
 from satu.exchange.gateway_state import GatewayState, NeedsDatabase
 from satu.exchange.schemas import OperationInfo, ServiceInfo, SubsystemInfo
@@ -187,7 +188,7 @@ def _consumer_signature(
         ) from None
 
 
-def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Request:
+def _outgoing(session: Session, state: GatewayState, call: Call) -> Message:
     """The request to the backend, signed with the consumer member's hosted key."""
     assert call.consumer is not None and call.service is not None
     ours = [
@@ -205,26 +206,29 @@ def _outgoing(session: Session, state: GatewayState, call: Call) -> httpx.Reques
         session, call.consumer.member_class, call.consumer.member_code
     )
     try:
-        url = httpx.URL(backend_url(call.service.base_url, call.rest_path, call.query))
+        target = backend_target(call.service.base_url, call.rest_path, call.query)
         signed = sig.sign_request_lines(
             call.method,
-            str(url),
+            target.url,
             headers,
             key_id=key_id,
             private_key=private_key,
             body=call.body,
             digest=call.request_digest,
         )
-        outgoing = httpx.Request(call.method, url, headers=signed or headers, content=call.body)
+        if signed is not None:
+            lines = [(b"host", target.host), *signed]
+        else:  # an unusual value: the library signs (the fast path declined)
+            request = httpx.Request(call.method, target.url, headers=headers, content=call.body)
+            sig.sign_request(
+                request,
+                key_id=key_id,
+                private_key=private_key,
+                body=call.body,
+                digest=call.request_digest,
+                fast=False,
+            )
+            lines = request.headers.raw  # with httpx's Host line
     except (httpx.InvalidURL, ValueError) as exc:
         raise XRoadError("Client.BadRequest", f"Cannot forward this request: {exc}") from None
-    if signed is None:  # an unusual value: the library signs (the fast path already declined)
-        sig.sign_request(
-            outgoing,
-            key_id=key_id,
-            private_key=private_key,
-            body=call.body,
-            digest=call.request_digest,
-            fast=False,
-        )
-    return outgoing
+    return Message(target.origin, call.method, target.raw_target, lines, call.body)
