@@ -259,14 +259,21 @@ def _seal(
     _check_echo(call, answer, signed=provider.require_signature)
     key_id, private_key = state.hosted_key(session, provider.member_class, provider.member_code)
     ours = [(name.encode(), value.encode()) for name, value in xroad_headers(call).items()]
-    return sig.sign_response_lines(
-        answer_headers(answer.headers) + ours,
-        status=answer.status,
-        key_id=key_id,
-        private_key=private_key,
-        body=answer.body,
-        digest=answer.digest,
-    )
+    try:
+        return sig.sign_response_lines(
+            answer_headers(answer.headers) + ours,
+            status=answer.status,
+            key_id=key_id,
+            private_key=private_key,
+            body=answer.body,
+            digest=answer.digest,
+        )
+    except sig.Unsignable:
+        raise XRoadError(
+            "Server.ServerProxy.MalformedResponse",
+            f"The provider of {call.service.xroad_id} answered with a header value that cannot "
+            "be signed (only visible ASCII may be: RFC 9421).",
+        ) from None
 
 
 def _check_provider_signature(

@@ -35,6 +35,7 @@ from satu.exchange.signing import Fields as Fields
 from satu.exchange.signing import RequestView as RequestView
 from satu.exchange.signing import ResponseView as ResponseView
 from satu.exchange.signing import SignatureError as SignatureError
+from satu.exchange.signing import Unsignable as Unsignable
 from satu.exchange.signing import content_digest as content_digest
 from satu.exchange.signing import new_nonce as new_nonce
 from satu.exchange.signing import sign_request as sign_request

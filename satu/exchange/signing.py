@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_message_signatures import HTTPMessageSigner, algorithms
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from http_message_signatures.resolvers import parse_url
 from http_message_signatures.structures import normalize_header_value
 from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
@@ -55,6 +56,11 @@ class SignatureError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Unsignable(ValueError):
+    """A message that cannot be signed as it is (RFC 9421 covers only ASCII field values
+    without control characters): the fault of whoever wrote the value."""
 
 
 # --- message views the library reads -------------------------------------------------------
@@ -259,15 +265,18 @@ def _library_sign(
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519, key_resolver=_Resolver(private_key)
     )
-    signer.sign(
-        message,
-        key_id=key_id,
-        created=created,
-        nonce=nonce,
-        label=LABEL,
-        covered_component_ids=[*derived, *(f for f in fields if f in headers)],
-        body=body,
-    )
+    try:
+        signer.sign(
+            message,
+            key_id=key_id,
+            created=created,
+            nonce=nonce,
+            label=LABEL,
+            covered_component_ids=[*derived, *(f for f in fields if f in headers)],
+            body=body,
+        )
+    except HTTPMessageSignaturesException as exc:
+        raise Unsignable(str(exc)) from None
 
 
 def _response_signature(

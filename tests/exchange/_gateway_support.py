@@ -130,6 +130,16 @@ def provider_app(provider_key: tuple[str, Ed25519PrivateKey]) -> FastAPI:
         response.raw_headers.extend([(b"link", b"</a>; rel=a"), (b"link", b"</b>; rel=b")])
         return response
 
+    @app.get("/unsignable-header")
+    async def unsignable_header() -> Response:
+        response = Response(b"{}", media_type="application/json")
+        # A signed field (content-type) with a byte RFC 9421 cannot cover (obs-text).
+        response.raw_headers = [
+            (name, b"application/json; note=caf\xe9" if name == b"content-type" else value)
+            for name, value in response.raw_headers
+        ]
+        return response
+
     @app.get("/echo-other-transaction")
     async def echo_other_transaction() -> Response:
         return JSONResponse({"ok": True}, headers={"x-road-id": "another-transaction"})

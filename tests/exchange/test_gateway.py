@@ -360,6 +360,23 @@ def test_repeated_answer_headers_all_reach_the_consumer(world: World) -> None:
     assert len(response.headers.get_list("x-road-request-id")) == 1
 
 
+def test_headers_that_cannot_be_signed_are_refused_clearly(world: World) -> None:
+    """A signed field holding a byte RFC 9421 cannot cover (here obs-text, which HTTP allows):
+    from the provider it is a malformed answer, from the consumer a bad request; both logged,
+    never an internal error."""
+    response = httpx.get(world.url("open", "/unsignable-header"), headers=world.headers())
+    body = _refused(response, world, "Server.ServerProxy.MalformedResponse", 502)
+    assert "cannot be signed" in body["message"]
+    _logged(world, response, "Server.ServerProxy.MalformedResponse")
+
+    seen = len(world.provider_seen)
+    headers = {**world.headers(), "Content-Type": "text/plain; note=caf\xe9".encode("latin-1")}
+    response = httpx.post(world.url("open", "/echo"), headers=headers, content=b"x")
+    _refused(response, world, "Client.BadRequest", 400)
+    _logged(world, response, "Client.BadRequest")
+    assert len(world.provider_seen) == seen  # nothing reached the provider
+
+
 def test_answers_must_echo_this_calls_ids(world: World) -> None:
     cases = [
         ("signed", "/signed-no-echo", "does not echo X-Road-Request-Id"),
