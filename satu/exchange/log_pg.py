@@ -2,13 +2,15 @@
 one psycopg asynchronous connection per loop, instead of in a thread.
 
 Why: a thread that writes while the event loop works contends with it for the GIL at every
-round trip (five per batch), and the hand-overs cost more CPU than the appends (measured in
-process on PostgreSQL: 1.04-1.07 against 0.87-0.90 ms per call). On the loop, a batch waits
-for the database like any other I/O and the calls keep running meanwhile.
+round trip, and the hand-overs cost more CPU than the appends (measured in process on
+PostgreSQL: 1.04-1.07 against 0.87-0.90 ms per call). On the loop, a batch waits for the
+database like any other I/O and the calls keep running meanwhile.
 
-The transaction is the one `transparency.append_rows` runs: the append advisory lock, the
-largest index read under it, one insert of the batch, COMMIT; the rows and the SQL are
-transparency's own (`log_rows`, `row_writer`), so the stored bytes are the same.
+A batch is one transaction sent as one pipeline (one round trip): the append advisory lock
+(the one `transparency.append_rows` takes), then one INSERT of the whole batch that numbers
+the rows after the largest stored index, which it reads itself, then COMMIT. The rows are
+transparency's own (`log_rows`, with the columns' bind conversions), so the stored bytes are
+the same as on the other paths.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class PgAppender:
             return
         columns = self._columns(rows)
         connection = await self._connect()
+        backend = connection.info.backend_pid
         try:
             # One pipeline, one Sync: BEGIN, the lock, the numbered insert and COMMIT go out
             # together and their answers come back together (five round trips before). An
@@ -102,7 +105,7 @@ class PgAppender:
             self._held.clear()
             await _close_now(connection)
             # The connection broke: the COMMIT may have gone through all the same.
-            if isinstance(exc, psycopg.OperationalError) and await self._stored(rows):
+            if isinstance(exc, psycopg.OperationalError) and await self._stored(rows, backend):
                 return
             raise
 
@@ -115,12 +118,18 @@ class PgAppender:
             for name in _ARRAY_COLUMNS
         ]
 
-    async def _stored(self, rows: list[dict[str, Any]]) -> bool:
+    async def _stored(self, rows: list[dict[str, Any]], backend: int) -> bool:
         """Whether `rows` are in the log (their leaf hashes under their transaction ids), asked
         on a new connection: a batch whose COMMIT was answered by a broken connection is
-        either wholly stored or not at all, and retrying a stored one would log it twice."""
+        either wholly stored or not at all, and retrying a stored one would log it twice.
+
+        The server process of the broken connection (`backend`) is ended first, and gone
+        before the log is read: the whole batch, COMMIT included, was sent at once, and a
+        server process still waiting for the append lock would otherwise commit it later,
+        after the caller has appended it again."""
         try:
             connection = await self._connect()
+            await _end_backend(connection, backend)
             cursor = await connection.execute(
                 "SELECT leaf_hash FROM exchange_log_entry"
                 " WHERE transaction_id = ANY(%s) AND leaf_hash = ANY(%s)",
@@ -144,6 +153,26 @@ class PgAppender:
         self._held[:] = [connection]
         self.opened += 1
         return connection
+
+
+BACKEND_GONE_SECONDS = 10.0  # how long `_stored` waits for the broken connection's process
+
+
+async def _end_backend(connection: psycopg.AsyncConnection, pid: int) -> None:
+    """End server process `pid` (ours: same role) and wait until it is gone; psycopg.Error
+    (a timeout among them) when it cannot be made sure."""
+    await connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BACKEND_GONE_SECONDS
+    while await _alive(connection, pid):
+        if loop.time() > deadline:
+            raise psycopg.errors.QueryCanceled(f"server process {pid} did not end")
+        await asyncio.sleep(0.01)
+
+
+async def _alive(connection: psycopg.AsyncConnection, pid: int) -> bool:
+    cursor = await connection.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+    return await cursor.fetchone() is not None
 
 
 async def _close_now(connection: psycopg.AsyncConnection) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -221,3 +222,52 @@ def test_a_batch_whose_commit_answer_is_lost_is_not_logged_twice(
     assert lost == [1]
     assert _logged(engine) == ["tx-0", "tx-1", "tx-2"]
     assert writer._pg is not None and writer._pg.opened == 2
+
+
+def test_a_batch_still_waiting_for_the_lock_when_the_link_fails_is_not_logged_twice(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole batch, COMMIT included, goes out at once. If the client's side of the link
+    fails while the server process still waits for the append lock, that process must not
+    commit the batch later, after the writer has appended it again: the writer ends it before
+    it looks for the batch."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the event-loop path is PostgreSQL's")
+    import os
+    import socket
+
+    import psycopg
+
+    from satu.exchange import transparency
+
+    holder = engine.connect()  # a slow writer holds the append lock for a second
+    holder.begin()
+    holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({transparency.LOCK_APPEND})")
+    release = threading.Timer(1.0, holder.commit)
+    release.start()
+    sync = psycopg.AsyncPipeline.__aexit__
+    cut: list[int] = []
+
+    async def link_fails(self, *exc_info):  # type: ignore[no-untyped-def]
+        if not cut:  # as after a keepalive timeout: our end of the socket goes
+            cut.append(1)
+            fd = self._conn.pgconn.socket
+            asyncio.get_running_loop().call_later(
+                0.3, lambda: socket.socket(fileno=os.dup(fd)).shutdown(socket.SHUT_RDWR)
+            )
+        return await sync(self, *exc_info)
+
+    monkeypatch.setattr(psycopg.AsyncPipeline, "__aexit__", link_fails)
+    writer = LogWriter(make_sessionmaker(engine))
+
+    async def run() -> None:
+        await asyncio.gather(writer.append(record(0)), writer.append(record(1)))
+
+    try:
+        asyncio.run(run())
+    finally:
+        release.join()
+        holder.close()
+    time.sleep(0.3)  # the ended process's batch, were it still to commit
+    assert cut == [1]
+    assert sorted(_logged(engine)) == ["tx-0", "tx-1"]
