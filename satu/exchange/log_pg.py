@@ -97,7 +97,7 @@ class PgAppender:
             # together and their answers come back together (five round trips before). An
             # error skips the rest up to the Sync, COMMIT included: nothing is stored.
             async with connection.pipeline():
-                await connection.execute("BEGIN")
+                await connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")  # see _append_sql
                 await connection.execute(_LOCK_SQL, (transparency.LOCK_APPEND,))
                 await connection.execute(self._sql, columns)
                 await connection.execute("COMMIT")
