@@ -8,8 +8,10 @@ asynchronous psycopg connection (`log_pg.py`: no thread to contend with for the 
 load this turns one write transaction per call into one per batch; alone, a call pays what it
 paid before.
 A batch that fails is retried one record per transaction, so one bad record cannot refuse
-the others; a record that still fails raises to its own call. A caller that goes away (the
-consumer disconnected) does not cancel its append: the entry is logged, the answer is lost.
+the others; a record that still fails raises to its own call. A batch that could not have the
+append lock in time (PostgreSQL, `log_pg.LOCK_TIMEOUT_MS`) fails all its calls at once. A
+caller that goes away (the consumer disconnected) does not cancel its append: the entry is
+logged, the answer is lost.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ class LogWriter:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 await self._run([record for record, _ in batch])
+            except log_pg.LogUnavailable as exc:
+                log.warning("log batch refused: %s", exc)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
             except Exception:
                 log.warning("log batch failed; appending its records one by one", exc_info=True)
                 await self._one_by_one(batch)

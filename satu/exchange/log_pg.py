@@ -63,6 +63,17 @@ def _append_sql(dialect: Any) -> str:
     )
 
 
+# A batch waits at most this long for the append lock (another writer stuck holding it): then
+# its calls fail at once, "log unavailable", rather than hang. A `lock_timeout` in the
+# database URL's own `options` wins.
+LOCK_TIMEOUT_MS = 5000
+
+
+class LogUnavailable(Exception):
+    """The log cannot take a batch now (the append lock was not had in time): no record of it
+    is stored, and retrying its records one by one would only wait again."""
+
+
 def takes(engine: Engine) -> bool:
     """Whether this path serves `engine` (PostgreSQL through psycopg 3)."""
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
@@ -101,6 +112,12 @@ class PgAppender:
                 await connection.execute(_LOCK_SQL, (transparency.LOCK_APPEND,))
                 await connection.execute(self._sql, columns)
                 await connection.execute("COMMIT")
+        except psycopg.errors.LockNotAvailable as exc:
+            self._held.clear()
+            await _close_now(connection)  # the transaction failed at the lock: nothing stored
+            raise LogUnavailable(
+                f"the append lock was not had within {LOCK_TIMEOUT_MS} ms"
+            ) from exc
         except BaseException as exc:
             self._held.clear()
             await _close_now(connection)
@@ -146,8 +163,9 @@ class PgAppender:
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._held and not self._held[0].closed:
             return self._held[0]
+        options = f"-c lock_timeout={LOCK_TIMEOUT_MS} {self._params.get('options', '')}"
         connection = await psycopg.AsyncConnection.connect(
-            **{**KEEPALIVES, **self._params},
+            **{**KEEPALIVES, **self._params, "options": options.strip()},
             autocommit=True,  # BEGIN and COMMIT are ours
         )
         self._held[:] = [connection]

@@ -271,3 +271,44 @@ def test_a_batch_still_waiting_for_the_lock_when_the_link_fails_is_not_logged_tw
     time.sleep(0.3)  # the ended process's batch, were it still to commit
     assert cut == [1]
     assert sorted(_logged(engine)) == ["tx-0", "tx-1"]
+
+
+def test_a_batch_that_cannot_have_the_append_lock_in_time_fails_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stuck holding the append lock: the batch waits LOCK_TIMEOUT_MS, then all
+    its calls fail together (no record-by-record retry that would wait again per record) and
+    nothing of it is stored; once the lock is free, appends work again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the event-loop path is PostgreSQL's")
+    from satu.exchange import log_pg, transparency
+
+    monkeypatch.setattr(log_pg, "LOCK_TIMEOUT_MS", 300)
+    holder = engine.connect()
+    holder.begin()
+    holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({transparency.LOCK_APPEND})")
+    writer = LogWriter(make_sessionmaker(engine))
+    assert writer._pg is not None
+    tries: list[int] = []
+    append = writer._pg.append
+
+    async def counted(records):  # type: ignore[no-untyped-def]
+        tries.append(len(records))
+        await append(records)
+
+    monkeypatch.setattr(writer._pg, "append", counted)
+
+    async def stuck() -> list[object]:
+        calls = (writer.append(record(i)) for i in range(5))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(stuck())
+    finally:
+        holder.rollback()
+        holder.close()
+    assert all(isinstance(outcome, log_pg.LogUnavailable) for outcome in outcomes), outcomes
+    assert tries == [5]  # one wait for the batch, no record-by-record retry
+    assert _logged(engine) == []
+    asyncio.run(writer.append(record(9)))
+    assert _logged(engine) == ["tx-9"]
