@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from satu.core.db import utcnow
 from satu.core.errors import Problem
 from satu.exchange import registry as reg
+from satu.exchange import registry_lookups as lookups
 from satu.exchange.models import AccessRight, ExchangeService, Mandate, Subsystem
 from satu.exchange.registry_openapi import (
     check_base_url,
@@ -94,7 +95,7 @@ def register_service(
             session.add(row)
     except IntegrityError as exc:
         raise Problem("conflict", "This subsystem already has a service with this code.") from exc
-    info = reg.service_info(row, provider)
+    info = lookups.service_info(row, provider)
     reg._audit(
         session,
         actor,
@@ -132,7 +133,7 @@ def update_service(
         document = check_openapi(openapi if openapi is not None else row.openapi)
         if operations is None and openapi is not None:
             # Keep the exposed operations that the new document still has.
-            kept = [operation_label(op) for op in reg._operations_of(row)]
+            kept = [operation_label(op) for op in lookups._operations_of(row)]
             available = {operation_label(op) for op in select_operations(document, None)}
             operations = [label for label in kept if label in available] or None
         exposed = select_operations(document, operations)
@@ -162,7 +163,7 @@ def update_service(
     if enabled is not None:
         row.enabled = changes["enabled"] = bool(enabled)
     session.flush()
-    info = reg.service_info(row, provider)
+    info = lookups.service_info(row, provider)
     reg._audit(session, actor, "exchange.service.updated", f"service:{info.xroad_id}", changes)
     return info
 
@@ -191,7 +192,7 @@ def grant_access(
     if operation is not None and operation != "":
         method, path = parse_operation(operation)
         label = f"{method} {path}"
-        if label not in {operation_label(op) for op in reg._operations_of(row)}:
+        if label not in {operation_label(op) for op in lookups._operations_of(row)}:
             raise Problem("validation-error", f"The service does not expose {label[:120]}.")
     condition = AccessRight.operation.is_(None) if label is None else AccessRight.operation == label
     existing = session.scalar(
@@ -201,10 +202,10 @@ def grant_access(
             condition,
         )
     )
-    service = reg.service_info(row, provider)
-    client_info = reg.subsystem_info(client)
+    service = lookups.service_info(row, provider)
+    client_info = lookups.subsystem_info(client)
     if existing is not None:
-        return reg._right_info(existing, service, client_info)
+        return lookups._right_info(existing, service, client_info)
     right = AccessRight(
         service_id=row.id,
         client_subsystem_id=client.id,
@@ -224,7 +225,7 @@ def grant_access(
         f"service:{service.xroad_id}",
         {"client": client_info.xroad_id, "operation": label},
     )
-    return reg._right_info(right, service, client_info)
+    return lookups._right_info(right, service, client_info)
 
 
 def revoke_access(*, session: Session, actor: Actor, right_id: int) -> AccessRightInfo:
@@ -237,7 +238,9 @@ def revoke_access(*, session: Session, actor: Actor, right_id: int) -> AccessRig
     row, provider = _load_service(session, right.service_id)
     reg._require(actor, provider.agency_id, "revoke access to the agency's services")
     client = session.get_one(Subsystem, right.client_subsystem_id)
-    info = reg._right_info(right, reg.service_info(row, provider), reg.subsystem_info(client))
+    info = lookups._right_info(
+        right, lookups.service_info(row, provider), lookups.subsystem_info(client)
+    )
     session.delete(right)
     session.flush()
     reg._audit(
@@ -268,7 +271,9 @@ def find_right(
         return None
     row, provider = _load_service(session, right.service_id)
     client = session.get_one(Subsystem, right.client_subsystem_id)
-    return reg._right_info(right, reg.service_info(row, provider), reg.subsystem_info(client))
+    return lookups._right_info(
+        right, lookups.service_info(row, provider), lookups.subsystem_info(client)
+    )
 
 
 def add_mandate(
@@ -309,7 +314,7 @@ def add_mandate(
     )
     session.add(mandate)
     session.flush()
-    info = reg._mandate_info(mandate)
+    info = lookups._mandate_info(mandate)
     reg._audit(
         session,
         actor,
@@ -333,4 +338,4 @@ def end_mandate(*, session: Session, actor: Actor, mandate_id: int) -> MandateIn
         mandate.valid_until = max(now, mandate.valid_from)
         session.flush()
     reg._audit(session, actor, "exchange.mandate.ended", f"mandate:{mandate.id}", {})
-    return reg._mandate_info(mandate)
+    return lookups._mandate_info(mandate)
