@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from satu.core.db import make_engine, make_sessionmaker, transaction
 from satu.core.errors import Problem
 from satu.core.migrations import upgrade
-from satu.exchange import merkle, transparency
+from satu.exchange import log_heads, log_tree, merkle, transparency
 from satu.exchange.models import LogEntry, LogNode
 from satu.exchange.schemas import LogRecordIn
 
@@ -97,7 +97,7 @@ def test_unicode_and_long_values_are_kept_in_the_entry(db: Session) -> None:
 
 
 def test_indices_are_sequential_and_proofs_verify(db: Session, monkeypatch) -> None:
-    monkeypatch.setattr(transparency, "TAIL_MAX", 5)  # derive stored subtrees early
+    monkeypatch.setattr(log_tree, "TAIL_MAX", 5)  # derive stored subtrees early
     fill(db, 3)
     leaves = all_leaves(db)
     for _ in range(4):
@@ -184,13 +184,13 @@ def test_a_head_is_signed_when_due(db: Session, monkeypatch) -> None:
     fill(db, 1)
     first = transparency.latest_tree_head(session=db)  # no head yet: signs one
     assert first is not None and first["tree_size"] == transparency.tree_size(session=db)
-    monkeypatch.setattr(transparency, "HEAD_MAX_PENDING", 3)
+    monkeypatch.setattr(log_heads, "HEAD_MAX_PENDING", 3)
     fill(db, 2)
     assert transparency.latest_tree_head(session=db) == first
     fill(db, 1)
     due = transparency.latest_tree_head(session=db)
     assert due is not None and due["tree_size"] == first["tree_size"] + 3
-    monkeypatch.setattr(transparency, "HEAD_MAX_AGE_SECONDS", 0)
+    monkeypatch.setattr(log_heads, "HEAD_MAX_AGE_SECONDS", 0)
     fill(db, 1)
     assert transparency.latest_tree_head(session=db)["tree_size"] == due["tree_size"] + 1
 
