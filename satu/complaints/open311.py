@@ -4,31 +4,51 @@ Existing 311 apps and SMS/social-media gateways submit here with an `api_key`. S
 extensions travel as service attributes: `report_type`, `anonymous`, `confidential`, and
 `address_id` carries the region code (Kode Wilayah) down to the village. Remote `media_url`s
 are never fetched (no server-side requests to addresses a client chooses).
+
+The pieces live beside this module, which keeps the routes (in their order) and re-exports
+the rest: the wire format and `Open311Error` in `open311_render.py`, parsing what clients send
+in `open311_params.py`, api keys in `open311_keys.py`, and the service and request entries in
+`open311_entries.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
-from xml.etree.ElementTree import Element, SubElement, tostring
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
-from satu.complaints.calendar import JAKARTA
-from satu.complaints.config import get_complaint_settings
 from satu.complaints.intake import file_report
 from satu.complaints.limits import check_intake_rate, client_ip
-from satu.complaints.models import ApiKey, Event, Report, Service
-from satu.complaints.presenters import public_location, region_name
-from satu.complaints.routing import agency_name
+from satu.complaints.models import Report, Service
+from satu.complaints.open311_entries import ATTRIBUTES as ATTRIBUTES
+from satu.complaints.open311_entries import CLOSED as CLOSED
+from satu.complaints.open311_entries import OPEN as OPEN
+from satu.complaints.open311_entries import _memo as _memo
+from satu.complaints.open311_entries import _request_entry as _request_entry
+from satu.complaints.open311_entries import _service_entry as _service_entry
+from satu.complaints.open311_entries import _status_notes as _status_notes
+from satu.complaints.open311_keys import _client as _client
+from satu.complaints.open311_keys import _hash as _hash
+from satu.complaints.open311_keys import create_api_key as create_api_key
+from satu.complaints.open311_keys import revoke_api_key as revoke_api_key
+from satu.complaints.open311_params import _flag as _flag
+from satu.complaints.open311_params import _float as _float
+from satu.complaints.open311_params import _jurisdiction as _jurisdiction
+from satu.complaints.open311_params import _parse_when as _parse_when
+from satu.complaints.open311_params import _validation_message as _validation_message
+from satu.complaints.open311_render import _FORMATS as _FORMATS
+from satu.complaints.open311_render import _ITEM_TAGS as _ITEM_TAGS
+from satu.complaints.open311_render import Open311Error as Open311Error
+from satu.complaints.open311_render import _error as _error
+from satu.complaints.open311_render import _fmt as _fmt
+from satu.complaints.open311_render import _iso as _iso
+from satu.complaints.open311_render import _respond as _respond
+from satu.complaints.open311_render import _text as _text
+from satu.complaints.open311_render import _xml_value as _xml_value
 from satu.complaints.schemas import Reporter, ReportIn
-from satu.complaints.text import redact
 from satu.core.auth import public
 from satu.core.db import DbSession, utcnow
 from satu.core.errors import Problem
@@ -38,131 +58,6 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-29T00:00:00Z"
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
-OPEN = ("unverified", "dispositioned", "in_process", "postponed")
-CLOSED = ("done", "archived")
-_FORMATS = {"json": "application/json", "xml": "text/xml"}
-_ITEM_TAGS = {
-    "formats": "format",
-    "values": "value",
-    "attributes": "attribute",
-    "endpoints": "endpoint",
-}
-
-
-class Open311Error(Exception):
-    """An error answered in Open311's `errors` shape."""
-
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-
-
-# --- api keys ------------------------------------------------------------------------------
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_api_key(*, session: Session, name: str, channel: str = "open311") -> str:
-    """Create a key for a client or gateway; the raw key is shown once, only its hash kept."""
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise Problem("validation-error", "name: 1 to 100 characters")
-    if channel not in ("open311", "sms", "social", "api"):
-        raise Problem("validation-error", "channel: open311, sms, social or api")
-    if session.scalars(select(ApiKey).where(ApiKey.name == name)).first() is not None:
-        raise Problem("conflict", f"A key named {name!r} exists.")
-    raw = "s311_" + secrets.token_urlsafe(24)
-    session.add(ApiKey(key_hash=_hash(raw), name=name, channel=channel))
-    session.flush()
-    return raw
-
-
-def revoke_api_key(*, session: Session, name: str) -> bool:
-    """Deactivate a key by name; True when one was active."""
-    key = session.scalars(select(ApiKey).where(ApiKey.name == name)).first()
-    if key is None or not key.active:
-        return False
-    key.active = False
-    session.flush()
-    return True
-
-
-def _client(session: Session, raw: str | None) -> ApiKey:
-    if not raw:
-        raise Open311Error(403, "api_key is required")
-    key = session.get(ApiKey, _hash(raw)) if len(raw) <= 200 else None
-    if key is None or not key.active:
-        raise Open311Error(403, "api_key is not valid")
-    return key
-
-
-# --- rendering -----------------------------------------------------------------------------
-
-
-def _fmt(fmt: str) -> str:
-    if fmt not in _FORMATS:
-        raise Open311Error(404, f"format {fmt[:10]!r} not supported: use json or xml")
-    return fmt
-
-
-def _xml_value(parent: Element, name: str, value: Any) -> None:
-    child = SubElement(parent, name)
-    if isinstance(value, list):
-        inner = _ITEM_TAGS.get(name, "item")
-        for item in value:
-            if isinstance(item, dict):
-                node = SubElement(child, inner)
-                for key, val in item.items():
-                    _xml_value(node, key, val)
-            else:
-                SubElement(child, inner).text = _text(item)
-    elif isinstance(value, dict):
-        for key, val in value.items():
-            _xml_value(child, key, val)
-    else:
-        child.text = _text(value)
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _respond(fmt: str, root: str, item: str | None, data: Any, status: int = 200) -> Response:
-    if fmt == "json":
-        return JSONResponse(data, status_code=status)
-    top = Element(root)
-    if item is None:
-        for key, val in data.items():
-            _xml_value(top, key, val)
-    else:
-        for entry in data:
-            node = SubElement(top, item)
-            for key, val in entry.items():
-                _xml_value(node, key, val)
-    body = b'<?xml version="1.0" encoding="utf-8"?>' + tostring(top, encoding="unicode").encode()
-    return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
-
-
-def _error(fmt: str, error: Open311Error) -> Response:
-    data = [{"code": error.code, "description": error.description}]
-    fmt = fmt if fmt in _FORMATS else "json"
-    return _respond(fmt, "errors", "error", data, status=error.code)
-
-
-def _jurisdiction(value: str | None) -> None:
-    if value and value != get_complaint_settings().jurisdiction_id:
-        raise Open311Error(404, f"jurisdiction_id {value[:40]!r} was not found")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
 
 
 # --- discovery and services ----------------------------------------------------------------
@@ -197,18 +92,6 @@ def discovery(request: Request, fmt: str) -> Response:
     )
 
 
-def _service_entry(service: Service) -> dict[str, Any]:
-    return {
-        "service_code": service.code,
-        "service_name": service.name,
-        "description": service.description or service.name_en,
-        "metadata": True,
-        "type": "realtime",
-        "keywords": ", ".join(service.keywords.split()),
-        "group": service.category_code,
-    }
-
-
 @router.get("/services.{fmt}", dependencies=[Depends(public)])
 def services(session: DbSession, fmt: str, jurisdiction_id: str | None = None) -> Response:
     """Every service a request can be about."""
@@ -221,54 +104,6 @@ def services(session: DbSession, fmt: str, jurisdiction_id: str | None = None) -
         select(Service).where(Service.active.is_(True)).order_by(Service.code)
     ).all()
     return _respond(fmt, "services", "service", [_service_entry(s) for s in rows])
-
-
-ATTRIBUTES: list[dict[str, Any]] = [
-    {
-        "variable": True,
-        "code": "report_type",
-        "datatype": "singlevaluelist",
-        "required": False,
-        "datatype_description": "complaint (default), aspiration, information or whistleblowing",
-        "order": 1,
-        "description": "Jenis laporan / kind of report",
-        "values": [
-            {"key": "complaint", "name": "Pengaduan"},
-            {"key": "aspiration", "name": "Aspirasi"},
-            {"key": "information", "name": "Permintaan informasi"},
-            {"key": "whistleblowing", "name": "Pengaduan pelanggaran (whistle-blowing)"},
-        ],
-    },
-    {
-        "variable": True,
-        "code": "anonymous",
-        "datatype": "singlevaluelist",
-        "required": False,
-        "datatype_description": "true hides the reporter from the agency and the public",
-        "order": 2,
-        "description": "Anonim / anonymous",
-        "values": [{"key": "false", "name": "Tidak"}, {"key": "true", "name": "Ya"}],
-    },
-    {
-        "variable": True,
-        "code": "confidential",
-        "datatype": "singlevaluelist",
-        "required": False,
-        "datatype_description": "true keeps the report itself out of public view",
-        "order": 3,
-        "description": "Rahasia / confidential",
-        "values": [{"key": "false", "name": "Tidak"}, {"key": "true", "name": "Ya"}],
-    },
-    {
-        "variable": True,
-        "code": "title",
-        "datatype": "string",
-        "required": False,
-        "datatype_description": "5 to 150 characters; defaults to the start of the description",
-        "order": 4,
-        "description": "Judul laporan / title",
-    },
-]
 
 
 @router.get("/services/{service_code}.{fmt}", dependencies=[Depends(public)])
@@ -293,34 +128,6 @@ def service_definition(
 
 
 # --- requests ------------------------------------------------------------------------------
-
-
-def _flag(value: str | None, name: str) -> bool:
-    if value in (None, "", "false", "0", "no"):
-        return False
-    if value in ("true", "1", "yes"):
-        return True
-    raise Open311Error(400, f"attribute[{name}] must be true or false")
-
-
-def _float(value: str | None, name: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise Open311Error(400, f"{name} must be a number") from exc
-    if number != number or number in (float("inf"), float("-inf")):
-        raise Open311Error(400, f"{name} must be a number")
-    return number
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ()))
-    names = {"body": "description", "region_code": "address_id", "latitude": "lat"}
-    field = names.get(field, {"longitude": "long"}.get(field, field))
-    return f"{field}: {first.get('msg', 'invalid')}"
 
 
 @router.post("/requests.{fmt}", dependencies=[Depends(public)])
@@ -400,79 +207,6 @@ async def create_request(request: Request, session: DbSession, fmt: str) -> Resp
             }
         ],
     )
-
-
-def _status_notes(session: Session, report: Report) -> str:
-    if report.status == "archived":
-        return report.archive_reason or ""
-    latest = session.scalars(
-        select(Event)
-        .where(Event.report_id == report.id, Event.public.is_(True), Event.body != "")
-        .order_by(Event.id.desc())
-        .limit(1)
-    ).first()
-    names = [report.reporter_name] if report.reporter_name else []
-    return redact(latest.body, names) if latest else ""
-
-
-def _memo(session: Session, kind: str, key: str | None, compute: Any) -> Any:
-    """Remember names within one request (a listing repeats the same agencies and places)."""
-    cache = session.info.setdefault("open311_names", {})
-    if (kind, key) not in cache:
-        cache[(kind, key)] = compute()
-    return cache[(kind, key)]
-
-
-def _request_entry(session: Session, report: Report) -> dict[str, Any]:
-    service = session.get(Service, report.service_code)
-    names = [report.reporter_name] if report.reporter_name else []
-    expected = report.settle_due or report.verify_due
-    address, latitude, longitude = public_location(report)
-    hidden = report.anonymous or report.kind == "whistleblowing"
-    return {
-        "service_request_id": report.number,
-        "status": "closed" if report.status in CLOSED else "open",
-        "status_notes": _status_notes(session, report),
-        "service_name": service.name if service else report.service_code,
-        "service_code": report.service_code,
-        "description": redact(report.body, names),
-        "agency_responsible": _memo(
-            session,
-            "agency",
-            report.agency_id,
-            lambda: agency_name(session=session, agency_id=report.agency_id) or "",
-        ),
-        "service_notice": "",
-        "requested_datetime": _iso(report.created_at),
-        "updated_datetime": _iso(report.updated_at),
-        "expected_datetime": _iso(datetime.combine(expected, time(17), JAKARTA))
-        if expected
-        else None,
-        "address": ""
-        if hidden
-        else address
-        or _memo(
-            session,
-            "region",
-            report.region_code,
-            lambda: region_name(session=session, code=report.region_code) or "",
-        ),
-        "address_id": report.region_code or "",
-        "zipcode": "",
-        "lat": latitude,
-        "long": longitude,
-        "media_url": "",
-    }
-
-
-def _parse_when(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise Open311Error(400, f"{name} must be a W3C date-time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get("/requests.{fmt}", dependencies=[Depends(public)])
