@@ -143,19 +143,24 @@ class PgAppender:
         The server process of the broken connection (`backend`) is ended first, and gone
         before the log is read: the whole batch, COMMIT included, was sent at once, and a
         server process still waiting for the append lock would otherwise commit it later,
-        after the caller has appended it again."""
+        after the caller has appended it again. The log is then read under the append lock
+        too, queued behind any such process: that covers a `backend` that is not the real
+        server process (a pooler such as PgBouncer hands out its own process ids), which
+        cannot be ended, but commits or gives up before the lock comes to us."""
         try:
             connection = await self._connect()
             await _end_backend(connection, backend)
-            cursor = await connection.execute(
-                "SELECT leaf_hash FROM exchange_log_entry"
-                " WHERE transaction_id = ANY(%s) AND leaf_hash = ANY(%s)",
-                (
-                    sorted({row["transaction_id"] for row in rows}),
-                    [row["leaf_hash"] for row in rows],
-                ),
-            )
-            found = {bytes(leaf) for (leaf,) in await cursor.fetchall()}
+            async with connection.transaction():
+                await connection.execute(_LOCK_SQL, (transparency.LOCK_APPEND,))
+                cursor = await connection.execute(
+                    "SELECT leaf_hash FROM exchange_log_entry"
+                    " WHERE transaction_id = ANY(%s) AND leaf_hash = ANY(%s)",
+                    (
+                        sorted({row["transaction_id"] for row in rows}),
+                        [row["leaf_hash"] for row in rows],
+                    ),
+                )
+                found = {bytes(leaf) for (leaf,) in await cursor.fetchall()}
         except psycopg.Error:
             return False  # unknown: the caller retries (a duplicate is better than a loss)
         return all(row["leaf_hash"] in found for row in rows)

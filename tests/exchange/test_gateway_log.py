@@ -224,13 +224,16 @@ def test_a_batch_whose_commit_answer_is_lost_is_not_logged_twice(
     assert writer._pg is not None and writer._pg.opened == 2
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["direct", "pid-unknown"])
 def test_a_batch_still_waiting_for_the_lock_when_the_link_fails_is_not_logged_twice(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, pooled: bool
 ) -> None:
     """The whole batch, COMMIT included, goes out at once. If the client's side of the link
     fails while the server process still waits for the append lock, that process must not
     commit the batch later, after the writer has appended it again: the writer ends it before
-    it looks for the batch."""
+    it looks for the batch, and looks under the append lock. `pid-unknown`: the process cannot
+    be ended (as behind a pooler, whose process ids are its own), so only the lock, queued
+    behind the waiting process, keeps the batch from being logged twice."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the event-loop path is PostgreSQL's")
     import os
@@ -238,7 +241,14 @@ def test_a_batch_still_waiting_for_the_lock_when_the_link_fails_is_not_logged_tw
 
     import psycopg
 
-    from satu.exchange import transparency
+    from satu.exchange import log_pg, transparency
+
+    if pooled:
+
+        async def cannot_end(connection, pid):  # type: ignore[no-untyped-def]
+            return None
+
+        monkeypatch.setattr(log_pg, "_end_backend", cannot_end)
 
     holder = engine.connect()  # a slow writer holds the append lock for a second
     holder.begin()
