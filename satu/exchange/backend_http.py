@@ -39,4 +39,6 @@ from satu.exchange.backend_transport import Origin as Origin
 from satu.exchange.backend_transport import _Body as _Body
 from satu.exchange.backend_transport import _timed as _timed
 from satu.exchange.backend_transport import message_bytes as message_bytes
+from satu.exchange.backend_transport import message_of as message_of
+from satu.exchange.backend_transport import origin_of as origin_of
 from satu.exchange.backend_transport import request_bytes as request_bytes

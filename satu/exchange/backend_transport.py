@@ -86,11 +86,7 @@ class BackendTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send the request on a pooled or new connection; the answer, its body streamed."""
-        url = request.url
-        host = url.raw_host.decode("ascii")  # IDNA-encoded, as in the Host header
-        origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
-        body = await request.aread()
-        message = Message(origin, request.method, url.raw_path, request.headers.raw, body)
+        message = message_of(request, await request.aread())
         status, headers, stream = await self.send(message, request.extensions.get("timeout", {}))
         return httpx.Response(
             status, headers=headers, stream=stream, extensions={"http_version": b"HTTP/1.1"}
@@ -178,11 +174,22 @@ class Message(NamedTuple):
     body: bytes
 
 
+def origin_of(url: httpx.URL) -> Origin:
+    """Where `url` connects: scheme, host (IDNA-encoded, as in the Host header), port (the
+    scheme's default when none is given)."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return (url.scheme, url.raw_host.decode("ascii"), port)
+
+
+def message_of(request: httpx.Request, body: bytes) -> Message:
+    """An httpx request (its body read) as the transport sends it."""
+    url = request.url
+    return Message(origin_of(url), request.method, url.raw_path, request.headers.raw, body)
+
+
 def request_bytes(request: httpx.Request, body: bytes) -> bytes:
     """An httpx request as sent: head and body (see `message_bytes`)."""
-    return message_bytes(
-        Message(("", "", 0), request.method, request.url.raw_path, request.headers.raw, body)
-    )
+    return message_bytes(message_of(request, body))
 
 
 def message_bytes(message: Message) -> bytes:

@@ -34,7 +34,7 @@ from functools import cached_property, lru_cache
 import httpx
 
 from satu.exchange import urlguard
-from satu.exchange.backend_http import BackendTransport, Message, Origin
+from satu.exchange.backend_http import BackendTransport, Message, Origin, origin_of
 from satu.exchange.signatures import content_digest
 from satu.exchange.xroad import XRoadError
 
@@ -215,9 +215,7 @@ def backend_target(base_url: str, rest_path: str, query: bytes) -> Target:
 
 
 def _parsed(url: httpx.URL) -> Target:
-    host = url.raw_host.decode("ascii")  # IDNA-encoded, as in the Host header
-    origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
-    return Target(str(url), origin, url.raw_path, url.netloc)
+    return Target(str(url), origin_of(url), url.raw_path, url.netloc)
 
 
 @lru_cache(maxsize=1024)
