@@ -83,7 +83,6 @@ class PgAppender:
     """Appends batches to the log on the running loop, on a connection it keeps."""
 
     def __init__(self, engine: Engine) -> None:
-        self._dialect = engine.dialect
         # The engine's own connection parameters (hosts, options, password, adapters), as
         # keywords: never a URL string, which libpq would decode differently (and whose
         # parse errors would show the password).
@@ -112,15 +111,12 @@ class PgAppender:
                 await connection.execute(_LOCK_SQL, (transparency.LOCK_APPEND,))
                 await connection.execute(self._sql, columns)
                 await connection.execute("COMMIT")
-        except psycopg.errors.LockNotAvailable as exc:
-            self._held.clear()
-            await _close_now(connection)  # the transaction failed at the lock: nothing stored
-            raise LogUnavailable(
-                f"the append lock was not had within {LOCK_TIMEOUT_MS} ms"
-            ) from exc
         except BaseException as exc:
             self._held.clear()
             await _close_now(connection)
+            if isinstance(exc, psycopg.errors.LockNotAvailable):  # failed at the lock: none stored
+                waited = f"the append lock was not had within {LOCK_TIMEOUT_MS} ms"
+                raise LogUnavailable(waited) from exc
             # The connection broke: the COMMIT may have gone through all the same.
             if isinstance(exc, psycopg.OperationalError) and await self._stored(rows, backend):
                 return
